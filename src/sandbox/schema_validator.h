@@ -8,16 +8,21 @@
 // value validations), x-kubernetes-int-or-string, x-kubernetes-preserve-unknown-fields,
 // x-kubernetes-embedded-resource. x-kubernetes-validations (CEL) rules are not evaluated.
 //
-// Unknown fields: with Strict field validation they are errors (reason FieldValueInvalid,
-// message `unknown field "spec.foo"`); otherwise they are pruned from the object, as the
-// apiserver prunes them, except under x-kubernetes-preserve-unknown-fields.
+// Unknown fields are reported apart from violations, because the apiserver answers them
+// differently: with fieldValidation=Strict an unknown field is a 400 BadRequest
+// ("strict decoding error: unknown field \"spec.foo\""); otherwise it is pruned from the
+// object (and, with Warn, named in a Warning header). Fields under
+// x-kubernetes-preserve-unknown-fields are never unknown.
 //
 // Each violation is a StatusCause whose field is the path from the object root in the
-// apiserver's notation: "spec.http[0].route[1].weight"; reasons FieldValueRequired,
-// FieldValueInvalid (wrong type: `Invalid value: "string": spec.x in body must be of type
-// integer: "string"`, as the apiserver writes it), FieldValueNotSupported (enum).
+// apiserver's notation, "spec.http[0].route[1].weight", with reason FieldValueRequired
+// (message "Required value"), FieldValueInvalid (wrong type: message
+// `Invalid value: "string": spec.x in body must be of type integer: "string"`, as the
+// apiserver writes it) or FieldValueNotSupported (enum: `Unsupported value: "x": supported
+// values: "a", "b"`). Together they make the 422 Invalid response.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "sandbox/api_error.h"
@@ -25,14 +30,18 @@
 
 namespace sandbox {
 
-enum class FieldValidation { kIgnore, kWarn, kStrict };
+struct ValidationResult {
+  std::vector<StatusCause> causes;          // schema violations (422)
+  std::vector<std::string> unknown_fields;  // dotted paths, e.g. "spec.foo" (400 if Strict)
+  bool ok() const { return causes.empty() && unknown_fields.empty(); }
+};
 
 class SchemaValidator {
  public:
   explicit SchemaValidator(json::ObjectPtr openapi_v3_schema);
-  // Validates (and, unless strict, prunes unknown fields of) object in place. apiVersion,
-  // kind and metadata are always allowed at the root. Returns the violations; empty = valid.
-  std::vector<StatusCause> Validate(const json::ObjectPtr& object, FieldValidation mode) const;
+  // Validates object; with prune_unknown, also removes the unknown fields from it in place
+  // (they are still listed). apiVersion, kind and metadata are always allowed at the root.
+  ValidationResult Validate(const json::ObjectPtr& object, bool prune_unknown) const;
 
  private:
   json::ObjectPtr schema_;
