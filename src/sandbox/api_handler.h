@@ -21,6 +21,9 @@ struct ApiHandlerOptions {
 class ApiHandler {
  public:
   ApiHandler(Store& store, ResourceRegistry& registry, ApiHandlerOptions options);
+  ~ApiHandler();
+  ApiHandler(const ApiHandler&) = delete;
+  ApiHandler& operator=(const ApiHandler&) = delete;
   // Serves one request. Thread-safe; watches stream until the client goes away or Shutdown().
   void Handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
   // Ends every open watch promptly (on SIGTERM).
@@ -31,6 +34,8 @@ class ApiHandler {
   ResourceRegistry& registry_;
   ApiHandlerOptions options_;
   std::atomic<bool> shutting_down_{false};
+  struct Impl;  // request handling, the OpenAPI cache and the open watches
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace sandbox

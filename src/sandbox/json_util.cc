@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include <Poco/Exception.h>
 #include <Poco/JSON/JSONException.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
@@ -137,7 +138,11 @@ std::optional<std::string> GetString(const ObjectPtr& obj, std::string_view path
 std::optional<int64_t> GetInt(const ObjectPtr& obj, std::string_view path) {
   Var v = Lookup(obj, path);
   if (!IsInteger(v)) return std::nullopt;
-  return v.convert<int64_t>();
+  try {
+    return v.convert<int64_t>();
+  } catch (const Poco::RangeException&) {
+    return std::nullopt;  // a whole number past int64 (1e300, 2^64-1) is no usable int
+  }
 }
 
 std::optional<bool> GetBool(const ObjectPtr& obj, std::string_view path) {

@@ -19,6 +19,10 @@
 // All functions leave their inputs untouched and return a new object.
 #pragma once
 
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "sandbox/api_error.h"
 #include "sandbox/json_util.h"
 
@@ -31,5 +35,32 @@ Result<json::ObjectPtr> StrategicMergePatch(const json::ObjectPtr& target,
 
 // RFC 7386 applied to any JSON value (used by MergePatch and reusable elsewhere).
 json::Var MergeValue(const json::Var& target, const json::Var& patch);
+
+// --- Shared with server-side apply (apply.cc) ---
+
+// How a list field of a built-in kind merges. Decided by the field's name and, for "ports",
+// by whether the elements carry "containerPort" (container ports) or "port" (Service ports).
+struct ListStrategy {
+  enum Kind { kAtomic, kMergeByKey, kMergePrimitives } kind = kAtomic;
+  std::string key;  // the patch merge key, for kMergeByKey
+};
+// `a` and `b` are the lists being merged (either may be null); their elements decide "ports".
+ListStrategy ListStrategyFor(std::string_view field, const json::ArrayPtr& a,
+                             const json::ArrayPtr& b);
+
+// True for the API groups of built-in kinds (core, apps, batch, *.k8s.io, ...), whose lists
+// merge by key; custom resources' lists are atomic.
+bool IsBuiltInApiVersion(std::string_view api_version);
+
+// One element of a merged list: where it was in the live list (-1: new) and in the patch's
+// order (-1: not mentioned by the patch).
+struct OrderedItem {
+  json::Var value;
+  int server_index = -1;
+  int patch_index = -1;
+};
+// The apiserver's order for a merged list: the patch's elements in patch order, with the
+// elements only the live object has kept at their relative positions.
+std::vector<json::Var> InterleaveOrder(std::vector<OrderedItem> items);
 
 }  // namespace sandbox::patch

@@ -13,6 +13,12 @@
 //
 // Malformed input (bad magic, truncated varint, length past the end, wrong wire type, an
 // unsupported kind) is a 400 BadRequest naming the problem, never a crash.
+//
+// As built (codec): zero values of non-pointer fields (present on the wire) are omitted as
+// encoding/json's omitempty would; set pointer fields (immutable, controller,
+// gracePeriodSeconds...) are kept even when false/0. Strings must be UTF-8. managedFields and
+// Service status are not decoded. Other kinds (e.g. apps/v1 Deployment from `kubectl create
+// deployment`) get a 400 naming the kind.
 #pragma once
 
 #include <string_view>

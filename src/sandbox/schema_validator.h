@@ -20,6 +20,14 @@
 // `Invalid value: "string": spec.x in body must be of type integer: "string"`, as the
 // apiserver writes it) or FieldValueNotSupported (enum: `Unsupported value: "x": supported
 // values: "a", "b"`). Together they make the 422 Invalid response.
+//
+// As built (codec): a wrong type has reason FieldValueTypeInvalid (field.TypeInvalid, which is
+// what the apiserver uses; the message is as above); oneOf/anyOf/allOf/not failures are
+// FieldValueInvalid causes with field "<nil>" and the message `Invalid value: "": "spec.x" must
+// validate one and only one schema (oneOf). Found 2 valid alternatives`, as the apiserver
+// reports them. `pattern` uses PCRE (Poco::RegularExpression), closer to Go's RE2. format int32
+// is not range-checked: the apiserver does not check it either. Nulls of non-nullable fields
+// count as absent (pruned when prune_unknown), as the apiserver drops them before validating.
 #pragma once
 
 #include <string>

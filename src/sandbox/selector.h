@@ -26,7 +26,17 @@ class LabelSelector {
   bool Matches(const json::ObjectPtr& labels) const;  // labels may be null (= no labels)
   bool empty() const { return requirements_.empty() && !match_nothing_; }
 
-  enum class Op { kEquals, kNotEquals, kIn, kNotIn, kExists, kDoesNotExist };
+  // kGreaterThan/kLessThan ("key>3", "key<3") compare integer label values, as upstream.
+  enum class Op {
+    kEquals,
+    kNotEquals,
+    kIn,
+    kNotIn,
+    kExists,
+    kDoesNotExist,
+    kGreaterThan,
+    kLessThan
+  };
   struct Requirement {
     std::string key;
     Op op;

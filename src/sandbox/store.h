@@ -87,12 +87,25 @@ class Watcher {
   ResourceRef ref_;
   std::string namespace_;  // "" = all namespaces
   ObjectFilter filter_;
+  size_t max_queue_ = 0;  // a watcher this far behind is stopped (the client re-watches)
+};
+
+// Tuning knobs; the defaults suit the sandbox. Files under dir: store.snapshot, store.log.
+struct StoreOptions {
+  bool fsync = false;                   // fsync the log after every write (power loss)
+  size_t compact_log_bytes = 4 << 20;   // compact once the log is this large...
+  size_t compact_log_records = 10000;   // ...or holds this many records
+  size_t watch_history = 10000;         // events retained for since_rv replays
+  size_t watcher_queue_limit = 100000;  // undelivered events before a watcher is stopped
 };
 
 class Store {
  public:
   // Opens the store persisted under dir (created if absent) and loads what is there.
+  // An empty dir keeps everything in memory only (for tests). Reopening a dir restores every
+  // object and the resourceVersion counter.
   static Result<std::unique_ptr<Store>> Open(const std::string& dir);
+  static Result<std::unique_ptr<Store>> Open(const std::string& dir, const StoreOptions& options);
   ~Store();
 
   Result<json::ObjectPtr> Create(const ResourceRef& ref, const std::string& ns,
@@ -108,8 +121,7 @@ class Store {
                                  const std::string& precondition_rv = "");
   // Returns the deleted object (or the object now marked with deletionTimestamp).
   Result<json::ObjectPtr> Delete(const ResourceRef& ref, const std::string& ns,
-                                 const std::string& name,
-                                 const std::string& precondition_rv = "");
+                                 const std::string& name, const std::string& precondition_rv = "");
 
   // Starts a watch. With since_rv > 0, first replays the retained events after since_rv
   // (410 Gone if they were already dropped from the bounded history); with since_rv == 0 the
