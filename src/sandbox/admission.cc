@@ -2,10 +2,10 @@
 
 #include <cctype>
 #include <cstdint>
-#include <sstream>
 #include <mutex>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -515,8 +515,8 @@ Status AdmitSecret(ObjectPtr obj) {
   if (data) {
     for (const auto& [key, value] : *data) {
       if (!json::IsString(value) || !IsBase64(value.extract<std::string>())) {
-        causes.push_back(InvalidValue("data[" + key + "]", "<secret contents redacted>",
-                                      "illegal base64 data"));
+        causes.push_back(
+            InvalidValue("data[" + key + "]", "<secret contents redacted>", "illegal base64 data"));
       }
     }
   }

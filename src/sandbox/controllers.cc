@@ -313,6 +313,7 @@ struct ControllerManager::Impl {
   // State kept between passes; everything else is read back from the store.
   std::map<std::string, Clock::time_point> first_seen;  // pod uid -> first time seen
   std::set<std::string> known_namespaces;
+  bool namespaces_seeded = false;
   std::optional<Clock::time_point> last_full_gc;
   uint32_t next_pod_ip = 0;
   std::mt19937 rng;
@@ -442,6 +443,18 @@ struct ControllerManager::Impl {
   }
 
   void Namespaces() {
+    if (!namespaces_seeded) {
+      // A namespace deleted just before a restart left its objects behind with nobody
+      // remembering it: count every namespace an object names as known, so the sweep below
+      // purges the ones that no longer exist.
+      for (auto ref : store.Resources()) {
+        if (ref == kNamespaces) continue;
+        for (auto o : List(ref, "")) {
+          if (!Ns(o).empty()) known_namespaces.insert(Ns(o));
+        }
+      }
+      namespaces_seeded = true;
+    }
     std::set<std::string> present;
     for (auto ns : List(kNamespaces)) {
       const std::string name = Name(ns);

@@ -91,7 +91,8 @@ bool Equal(const Var& a, const Var& b) {
     }
     return true;
   }
-  if (IsBool(a) || IsBool(b)) return IsBool(a) && IsBool(b) && a.extract<bool>() == b.extract<bool>();
+  if (IsBool(a) || IsBool(b))
+    return IsBool(a) && IsBool(b) && a.extract<bool>() == b.extract<bool>();
   if (IsNumber(a) && IsNumber(b)) {
     if (a.isInteger() && b.isInteger()) {
       if (a.isSigned() && b.isSigned()) return a.convert<int64_t>() == b.convert<int64_t>();
@@ -155,7 +156,9 @@ ObjectPtr GetObject(const ObjectPtr& obj, std::string_view path) {
   return AsObject(Lookup(obj, path));
 }
 
-ArrayPtr GetArray(const ObjectPtr& obj, std::string_view path) { return AsArray(Lookup(obj, path)); }
+ArrayPtr GetArray(const ObjectPtr& obj, std::string_view path) {
+  return AsArray(Lookup(obj, path));
+}
 
 ObjectPtr EnsureObject(const ObjectPtr& obj, std::string_view path) {
   ObjectPtr cur = obj;

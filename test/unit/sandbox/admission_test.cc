@@ -427,10 +427,10 @@ namespace sandbox {
 namespace {
 
 TEST(SecretAdmissionTest, StringDataIsFoldedIntoBase64Data) {
-  auto secret = json::ParseObject(
-                    R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},)"
-                    R"("data":{"kept":"YQ=="},"stringData":{"password":"s3cret","kept":"b"}})")
-                    .value();
+  auto secret =
+      json::ParseObject(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},)"
+                        R"("data":{"kept":"YQ=="},"stringData":{"password":"s3cret","kept":"b"}})")
+          .value();
   auto store = Store::Open("").value();
   ASSERT_TRUE(Admit({"", "secrets"}, secret, nullptr, *store).ok());
   EXPECT_FALSE(secret->has("stringData"));
@@ -442,9 +442,9 @@ TEST(SecretAdmissionTest, StringDataIsFoldedIntoBase64Data) {
 TEST(SecretAdmissionTest, DataThatIsNotBase64IsRefused) {
   auto store = Store::Open("").value();
   for (const char* bad : {"abc", "a===", "ab=c", "!!!!"}) {
-    auto secret = json::ParseObject(std::string(R"({"metadata":{"name":"s"},"data":{"k":")") +
-                                    bad + R"("}})")
-                      .value();
+    auto secret =
+        json::ParseObject(std::string(R"({"metadata":{"name":"s"},"data":{"k":")") + bad + R"("}})")
+            .value();
     auto admitted = Admit({"", "secrets"}, secret, nullptr, *store);
     ASSERT_FALSE(admitted.ok()) << bad;
     EXPECT_EQ(admitted.error().code, 422);

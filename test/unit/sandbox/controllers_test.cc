@@ -103,6 +103,8 @@ class ControllersTest : public ::testing::Test {
     options.job_duration = kJob;
     cm_ = std::make_unique<ControllerManager>(*store_, options);
     t0_ = Clock::now();
+    // The API refuses objects in a missing namespace, so the tests' namespace exists too.
+    Create(kNamespaces, R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"prod"}})", "");
   }
   void TearDown() override {
     cm_.reset();
@@ -617,6 +619,18 @@ TEST_F(ControllersTest, VanishedNamespaceIsPurged) {
   Reconcile(milliseconds(10));
   EXPECT_TRUE(store_->List(kConfigMaps, "tmp").items.empty());
   EXPECT_TRUE(Get(kConfigMaps, "c"));  // other namespaces are left alone
+}
+
+TEST_F(ControllersTest, NamespaceDeletedJustBeforeARestartIsPurged) {
+  Create(kNamespaces, R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"tmp"}})", "");
+  Create(kConfigMaps, R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}})", "tmp");
+  Create(kConfigMaps, R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}})");
+  ASSERT_TRUE(store_->Delete(kNamespaces, "", "tmp").ok());
+  // A new controller process never saw "tmp"; the objects naming it are enough.
+  cm_ = std::make_unique<ControllerManager>(*store_, ControllerOptions{});
+  Reconcile(milliseconds(10));
+  EXPECT_TRUE(store_->List(kConfigMaps, "tmp").items.empty());
+  EXPECT_TRUE(Get(kConfigMaps, "c"));
 }
 
 TEST_F(ControllersTest, ServiceEndpointsFollowReadyPods) {
