@@ -46,28 +46,35 @@ ApiError ApiError::BadRequest(std::string message) {
 
 ApiError ApiError::NotFound(const std::string& group, const std::string& resource,
                             const std::string& name) {
-  return ApiError{404, "NotFound", Qualified(group, resource) + " \"" + name + "\" not found",
-                  group, resource, name, {}};
+  return ApiError{404,   "NotFound", Qualified(group, resource) + " \"" + name + "\" not found",
+                  group, resource,   name,
+                  {}};
 }
 
 ApiError ApiError::AlreadyExists(const std::string& group, const std::string& resource,
                                  const std::string& name) {
-  return ApiError{409, "AlreadyExists",
-                  Qualified(group, resource) + " \"" + name + "\" already exists", group,
-                  resource, name, {}};
+  return ApiError{
+      409,   "AlreadyExists", Qualified(group, resource) + " \"" + name + "\" already exists",
+      group, resource,        name,
+      {}};
 }
 
 ApiError ApiError::Conflict(const std::string& group, const std::string& resource,
                             const std::string& name, const std::string& why) {
-  return ApiError{409, "Conflict",
-                  "Operation cannot be fulfilled on " + Qualified(group, resource) + " \"" +
-                      name + "\": " + why,
-                  group, resource, name, {}};
+  return ApiError{409,
+                  "Conflict",
+                  "Operation cannot be fulfilled on " + Qualified(group, resource) + " \"" + name +
+                      "\": " + why,
+                  group,
+                  resource,
+                  name,
+                  {}};
 }
 
 ApiError ApiError::Invalid(const std::string& group, const std::string& kind,
                            const std::string& name, std::vector<StatusCause> causes) {
-  std::string message = kind + (group.empty() ? "" : "." + group) + " \"" + name + "\" is invalid: ";
+  std::string message =
+      kind + (group.empty() ? "" : "." + group) + " \"" + name + "\" is invalid: ";
   for (size_t i = 0; i < causes.size(); ++i) {
     if (i) message += ", ";
     message += causes[i].field + ": " + causes[i].message;
@@ -76,11 +83,16 @@ ApiError ApiError::Invalid(const std::string& group, const std::string& kind,
 }
 
 ApiError ApiError::UnsupportedMediaType(const std::string& content_type) {
-  return ApiError{415, "UnsupportedMediaType",
+  return ApiError{415,
+                  "UnsupportedMediaType",
                   "the body of the request was in an unknown format - accepted media types "
                   "include: application/json-patch+json, application/merge-patch+json, "
-                  "application/apply-patch+yaml (got " + content_type + ")",
-                  "", "", "", {}};
+                  "application/apply-patch+yaml (got " +
+                      content_type + ")",
+                  "",
+                  "",
+                  "",
+                  {}};
 }
 
 ApiError ApiError::Gone(std::string message) {

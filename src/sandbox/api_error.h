@@ -19,13 +19,13 @@ struct StatusCause {
 };
 
 struct ApiError {
-  int code = 500;              // HTTP status: 400, 404, 409, 410, 413, 415, 422, 500...
-  std::string reason;          // BadRequest, NotFound, AlreadyExists, Conflict, Gone, Invalid,
-                               // UnsupportedMediaType, RequestEntityTooLarge, InternalError...
+  int code = 500;      // HTTP status: 400, 404, 409, 410, 413, 415, 422, 500...
+  std::string reason;  // BadRequest, NotFound, AlreadyExists, Conflict, Gone, Invalid,
+                       // UnsupportedMediaType, RequestEntityTooLarge, InternalError...
   std::string message;
-  std::string group;           // details.group
-  std::string kind;            // details.kind (resource plural, as the apiserver reports it)
-  std::string name;            // details.name
+  std::string group;  // details.group
+  std::string kind;   // details.kind (resource plural, as the apiserver reports it)
+  std::string name;   // details.name
   std::vector<StatusCause> causes;
 
   // The `Status` object (apiVersion v1, kind Status, status Failure) clients parse.
@@ -50,8 +50,8 @@ struct ApiError {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}             // NOLINT: implicit by design
-  Result(ApiError error) : v_(std::move(error)) {}      // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(ApiError error) : v_(std::move(error)) {}  // NOLINT: implicit by design
   bool ok() const { return std::holds_alternative<T>(v_); }
   const T& value() const& { return std::get<T>(v_); }
   T& value() & { return std::get<T>(v_); }

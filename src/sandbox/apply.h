@@ -40,7 +40,7 @@ struct ApplyRequest {
   json::ObjectPtr applied;  // the configuration sent by the client (already parsed from YAML/JSON)
   std::string manager;      // required; empty is a 400 from the caller
   bool force = false;
-  std::string now;          // RFC 3339 time to record in managedFields
+  std::string now;  // RFC 3339 time to record in managedFields
 };
 
 // Returns the merged object (with managedFields updated) or a 409 Conflict listing the fields.
