@@ -75,6 +75,8 @@ int main(int argc, char** argv) {
   serve->add_option("--kubeconfig", options.kubeconfig_path, "kubeconfig to write once serving")
       ->required();
   serve->add_flag("--tls", options.tls, "serve HTTPS with client certificate auth");
+  serve->add_option("--token", options.token,
+                    "also accept (with --tls) or require (without) 'Authorization: Bearer TOKEN'");
   serve->add_option("--ready-delay-ms", ready_delay_ms, "pod created -> Ready")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

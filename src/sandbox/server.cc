@@ -121,6 +121,9 @@ struct Server::Impl {
   // The handler boundary: logs what escaped and answers 500 if nothing was sent yet.
   void Fail(HTTPServerRequest& request, HTTPServerResponse& response, const std::string& what);
   static bool HasClientCertificate(HTTPServerRequest& request);
+  bool HasValidBearerToken(const HTTPServerRequest& request) const;
+  // Whether the request may proceed; when not, the 401 message to answer with.
+  std::optional<std::string> Unauthenticated(HTTPServerRequest& request) const;
 };
 
 namespace {
@@ -162,6 +165,35 @@ bool Server::Impl::HasClientCertificate(HTTPServerRequest& request) {
   }
 }
 
+bool Server::Impl::HasValidBearerToken(const HTTPServerRequest& request) const {
+  if (options.token.empty()) return false;
+  const std::string header = request.get("Authorization", "");
+  const std::string prefix = "Bearer ";
+  if (header.size() != prefix.size() + options.token.size() || header.rfind(prefix, 0) != 0) {
+    return false;
+  }
+  // Compares every byte so the time taken does not tell how much of a guess was right.
+  unsigned char diff = 0;
+  for (size_t i = 0; i < options.token.size(); ++i) {
+    diff |= static_cast<unsigned char>(header[prefix.size() + i] ^ options.token[i]);
+  }
+  return diff == 0;
+}
+
+std::optional<std::string> Server::Impl::Unauthenticated(HTTPServerRequest& request) const {
+  if (!options.tls && options.token.empty()) return std::nullopt;
+  if (HasValidBearerToken(request)) return std::nullopt;
+  if (options.tls && HasClientCertificate(request)) return std::nullopt;
+  if (options.tls && !options.token.empty()) {
+    return "Unauthorized: a client certificate signed by the sandbox CA or a valid bearer "
+           "token is required";
+  }
+  if (options.tls) {
+    return "Unauthorized: a client certificate signed by the sandbox CA is required";
+  }
+  return "Unauthorized: a valid bearer token is required";
+}
+
 void Server::Impl::Drop(HTTPServerRequest& request) {
   auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
   if (impl != nullptr) {
@@ -193,10 +225,8 @@ void Server::Impl::Serve(HTTPServerRequest& request, HTTPServerResponse& respons
     spdlog::debug("{} {} -> {} ({:.3f} ms)", entry.method, uri, entry.status, entry.ms);
   };
   try {
-    if (options.tls && !HasClientCertificate(request)) {
-      SendError(response, MakeError(401,
-                                    "Unauthorized: a client certificate signed by the "
-                                    "sandbox CA is required"));
+    if (auto refusal = Unauthenticated(request)) {
+      SendError(response, MakeError(401, *refusal));
     } else if (entry.path == "/sandbox" || entry.path.rfind("/sandbox/", 0) == 0) {
       ServeAdmin(request, response, entry.path);
     } else if (auto fault = faults.Match(entry.method, entry.path)) {

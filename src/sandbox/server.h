@@ -1,5 +1,5 @@
 // The canaryctl-sandbox process around the API: the HTTP(S) listener, the admin endpoints
-// (/sandbox/faults, /sandbox/health), client-certificate auth under --tls, the request log,
+// (/sandbox/faults, /sandbox/health), client-certificate and bearer-token auth, the request log,
 // and the kubeconfig written once the listener accepts connections.
 #pragma once
 
@@ -18,6 +18,9 @@ struct ServerOptions {
   std::string data_dir;                // the store's directory (and pki/ under --tls)
   std::string kubeconfig_path;         // written atomically once serving; "" = none
   bool tls = false;
+  // "" = none. With tls, a request is authenticated by a verified client certificate OR
+  // "Authorization: Bearer <token>"; without tls, the bearer token is required on plain HTTP.
+  std::string token;
   std::chrono::milliseconds ready_delay{300};
   std::chrono::milliseconds job_duration{300};
   std::string request_log_path;  // "" = no request log
