@@ -37,9 +37,10 @@ struct Reply {
 };
 
 Reply Send(Poco::Net::HTTPClientSession& session, const std::string& method, const std::string& uri,
-           const std::string& body = "") {
+           const std::string& body = "", const std::string& authorization = "") {
   HTTPRequest request(method, uri, HTTPRequest::HTTP_1_1);
   request.set("User-Agent", "server_test");
+  if (!authorization.empty()) request.set("Authorization", authorization);
   if (!body.empty() || method == "POST") {
     request.setContentType("application/json");
     request.setContentLength(static_cast<std::streamsize>(body.size()));
@@ -309,9 +310,10 @@ class TlsServerTest : public ServerTest {
     return new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
   }
 
-  Reply TlsGet(const Poco::Net::Context::Ptr& context, const std::string& uri) {
+  Reply TlsGet(const Poco::Net::Context::Ptr& context, const std::string& uri,
+               const std::string& authorization = "") {
     Poco::Net::HTTPSClientSession session("localhost", server_->port(), context);
-    return Send(session, "GET", uri);
+    return Send(session, "GET", uri, "", authorization);
   }
 
   std::string Pki(const std::string& name) { return (dir_ / "data" / "pki" / name).string(); }
@@ -374,6 +376,39 @@ TEST_F(TlsServerTest, DamagedPkiIsRegenerated) {
   StartServer(options);
   EXPECT_NE(ReadFile(Pki("ca.crt")), ca);
   EXPECT_EQ(TlsGet(ClientContext(Pki("ca.crt"), true), "/version").status, 200);
+}
+
+TEST_F(ServerTest, TokenIsRequiredOnPlainHttp) {
+  ServerOptions options = Options();
+  options.token = "t0ken-value";
+  StartServer(options);
+  auto session = Session();
+  EXPECT_EQ(Send(session, "GET", "/version", "", "Bearer t0ken-value").status, 200);
+  Reply anonymous = Send(session, "GET", "/version");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(ParseJson(anonymous.body)->getValue<std::string>("reason"), "Unauthorized");
+  EXPECT_EQ(anonymous.body.find("t0ken-value"), std::string::npos);
+  EXPECT_EQ(Send(session, "GET", "/version", "", "Bearer t0ken-valuX").status, 401);
+  EXPECT_EQ(Send(session, "GET", "/version", "", "Bearer t0ken-value2").status, 401);
+  EXPECT_EQ(Send(session, "GET", "/version", "", "Basic t0ken-value").status, 401);
+  EXPECT_EQ(Send(session, "GET", "/sandbox/health").status, 401) << "admin endpoints too";
+  EXPECT_EQ(Send(session, "GET", "/sandbox/health", "", "Bearer t0ken-value").status, 200);
+}
+
+TEST_F(TlsServerTest, TokenOrClientCertificateIsAccepted) {
+  ServerOptions options = Options();
+  options.tls = true;
+  options.token = "t0ken-value";
+  StartServer(options);
+  EXPECT_EQ(TlsGet(ClientContext(Pki("ca.crt"), true), "/version").status, 200);
+  EXPECT_EQ(TlsGet(ClientContext(Pki("ca.crt"), false), "/version", "Bearer t0ken-value").status,
+            200);
+  EXPECT_EQ(TlsGet(ClientContext(Pki("ca.crt"), false), "/version", "Bearer wrong").status, 401);
+  EXPECT_EQ(TlsGet(ClientContext(Pki("ca.crt"), false), "/version").status, 401);
+  // The kubeconfig keeps the client certificate and never carries the token.
+  YAML::Node config = YAML::LoadFile((dir_ / "kubeconfig").string());
+  EXPECT_TRUE(config["users"][0]["user"]["client-certificate-data"].IsDefined());
+  EXPECT_EQ(ReadFile((dir_ / "kubeconfig").string()).find("t0ken-value"), std::string::npos);
 }
 
 }  // namespace
