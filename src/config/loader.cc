@@ -1,0 +1,649 @@
+#include "config/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "config/diagnostics.h"
+#include "config/expand.h"
+#include "config/yaml_reader.h"
+
+extern char** environ;
+
+namespace canaryctl::config {
+namespace {
+
+std::string Index(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+
+std::string Number(double d) {
+  std::ostringstream out;
+  out << d;
+  return out.str();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding: the YAML tree into a RolloutSpec, as far as types allow.
+
+class Decoder {
+ public:
+  Decoder(YamlReader* reader, Diagnostics* diag) : r_(reader), diag_(diag) {}
+
+  void Decode(const YAML::Node& root, RolloutSpec* spec) {
+    auto f = r_->Map(root, "",
+                     {"app", "strategy", "helm", "stable", "candidate", "traffic", "checks",
+                      "analysis", "rollback", "reports", "lock", "secrets"});
+    if (!f) return;
+    r_->String(*f, "app", &spec->app);
+    std::string strategy;
+    if (r_->String(*f, "strategy", &strategy)) {
+      if (auto s = ParseStrategy(strategy)) {
+        spec->strategy = *s;
+      } else {
+        Bad("strategy", "expected one of hybrid, canary, blue-green, got " + Quote(strategy));
+      }
+    }
+    if (f->Has("helm")) Helm(f->nodes.at("helm"), &spec->helm);
+    if (f->Has("stable")) Release(f->nodes.at("stable"), "stable", &spec->stable);
+    if (f->Has("candidate")) Release(f->nodes.at("candidate"), "candidate", &spec->candidate);
+    if (f->Has("traffic")) Traffic(f->nodes.at("traffic"), &spec->traffic);
+    if (f->Has("checks")) Checks(f->nodes.at("checks"), &spec->checks);
+    if (f->Has("analysis")) Analysis(f->nodes.at("analysis"), &spec->analysis.emplace());
+    if (f->Has("rollback")) Rollback(f->nodes.at("rollback"), &spec->rollback);
+    if (f->Has("reports")) {
+      if (auto g = r_->Map(f->nodes.at("reports"), "reports", {"dir"})) {
+        r_->String(*g, "dir", &spec->reports_dir);
+      }
+    }
+    if (f->Has("lock")) {
+      if (auto g = r_->Map(f->nodes.at("lock"), "lock", {"ttl"}))
+        r_->Dur(*g, "ttl", &spec->lock_ttl);
+    }
+    r_->StringList(*f, "secrets", &spec->secrets);
+  }
+
+ private:
+  void Bad(const std::string& path, const std::string& message) {
+    diag_->Error(path, message);
+    diag_->MarkBroken(path);
+  }
+
+  void Helm(const YAML::Node& node, HelmSpec* helm) {
+    auto f = r_->Map(node, "helm", {"chart", "version", "repo", "values", "set", "timeout"});
+    if (!f) return;
+    r_->String(*f, "chart", &helm->chart);
+    r_->String(*f, "version", &helm->version);
+    r_->String(*f, "repo", &helm->repo);
+    r_->StringList(*f, "values", &helm->values);
+    r_->StringMap(*f, "set", &helm->set);
+    r_->Dur(*f, "timeout", &helm->timeout);
+  }
+
+  void Release(const YAML::Node& node, const std::string& path, ReleaseSpec* release) {
+    auto f = r_->Map(node, path, {"namespace", "release", "service"});
+    if (!f) return;
+    r_->String(*f, "namespace", &release->namespace_name);
+    r_->String(*f, "release", &release->release);
+    r_->String(*f, "service", &release->service);
+  }
+
+  void Traffic(const YAML::Node& node, TrafficSpec* traffic) {
+    auto f = r_->Map(node, "traffic", {"virtualService", "steps", "testRoute", "port", "subset"});
+    if (!f) return;
+    if (f->Has("virtualService")) {
+      VirtualServiceSpec& vs = traffic->virtual_service;
+      if (auto g = r_->Map(f->nodes.at("virtualService"), "traffic.virtualService",
+                           {"namespace", "name", "create", "gateways", "hosts"})) {
+        r_->String(*g, "namespace", &vs.namespace_name);
+        r_->String(*g, "name", &vs.name);
+        r_->Bool(*g, "create", &vs.create);
+        r_->StringList(*g, "gateways", &vs.gateways);
+        r_->StringList(*g, "hosts", &vs.hosts);
+      }
+    }
+    r_->IntList(*f, "steps", &traffic->steps);
+    if (f->Has("testRoute")) {
+      TestRouteSpec& route = traffic->test_route.emplace();
+      if (auto g = r_->Map(f->nodes.at("testRoute"), "traffic.testRoute", {"header", "value"})) {
+        r_->String(*g, "header", &route.header);
+        r_->String(*g, "value", &route.value);
+      }
+    }
+    r_->Int(*f, "port", &traffic->port);
+    if (f->Has("subset")) {
+      SubsetSpec& subset = traffic->subset.emplace();
+      if (auto g = r_->Map(f->nodes.at("subset"), "traffic.subset", {"stable", "candidate"})) {
+        r_->String(*g, "stable", &subset.stable);
+        r_->String(*g, "candidate", &subset.candidate);
+      }
+    }
+  }
+
+  void Checks(const YAML::Node& node, std::vector<CheckSpec>* checks) {
+    auto items = r_->Seq(node, "checks");
+    if (!items) return;
+    for (size_t i = 0; i < items->size(); ++i) {
+      const std::string path = Index("checks", i);
+      CheckSpec& check = checks->emplace_back();
+      auto f = r_->Map((*items)[i], path, {"name", "http", "command", "timeout", "env"});
+      if (!f) continue;
+      r_->String(*f, "name", &check.name);
+      if (f->Has("http") == f->Has("command")) {
+        Bad(path, "give exactly one of `http` and `command`");
+        continue;
+      }
+      if (f->Has("http")) {
+        for (const char* key : {"timeout", "env"}) {
+          if (f->Has(key)) {
+            Bad(ChildPath(path, key),
+                std::string("only for command checks") +
+                    (std::string(key) == "timeout" ? "; an http check's timeout goes under `http`"
+                                                   : ""));
+          }
+        }
+        Http(f->nodes.at("http"), ChildPath(path, "http"), &check.http.emplace());
+      } else {
+        CommandCheckSpec& command = check.command.emplace();
+        const std::string argv_path = ChildPath(path, "command");
+        if (f->nodes.at("command").IsScalar()) {
+          // A string would need a shell to split it; canaryctl never runs one.
+          Bad(argv_path,
+              "expected a list of arguments such as [\"./tests/e2e.sh\", \"--fast\"], got a "
+              "string");
+        } else {
+          r_->StringList(*f, "command", &command.argv);
+        }
+        r_->Dur(*f, "timeout", &command.timeout);
+        r_->StringMap(*f, "env", &command.env);
+      }
+    }
+  }
+
+  void Http(const YAML::Node& node, const std::string& path, HttpCheckSpec* http) {
+    auto f = r_->Map(node, path, {"url", "method", "headers", "expect", "timeout", "retries"});
+    if (!f) return;
+    r_->String(*f, "url", &http->url);
+    r_->String(*f, "method", &http->method);
+    r_->StringMap(*f, "headers", &http->headers);
+    r_->Dur(*f, "timeout", &http->timeout);
+    r_->Int(*f, "retries", &http->retries);
+    if (f->Has("expect")) {
+      if (auto g = r_->Map(f->nodes.at("expect"), ChildPath(path, "expect"), {"status", "body"})) {
+        r_->Int(*g, "status", &http->expect.status);
+        if (g->Has("body")) {
+          if (auto b = r_->Map(g->nodes.at("body"), ChildPath(path, "expect.body"), {"contains"})) {
+            r_->String(*b, "contains", &http->expect.body_contains);
+          }
+        }
+      }
+    }
+  }
+
+  void Analysis(const YAML::Node& node, AnalysisSpec* analysis) {
+    auto f = r_->Map(node, "analysis", {"prometheus", "interval", "window", "metrics"});
+    if (!f) return;
+    if (f->Has("prometheus")) {
+      if (auto g = r_->Map(f->nodes.at("prometheus"), "analysis.prometheus", {"url"})) {
+        r_->String(*g, "url", &analysis->prometheus_url);
+      }
+    }
+    r_->Dur(*f, "interval", &analysis->interval);
+    r_->Dur(*f, "window", &analysis->window);
+    if (!f->Has("metrics")) return;
+    auto items = r_->Seq(f->nodes.at("metrics"), "analysis.metrics");
+    if (!items) return;
+    for (size_t i = 0; i < items->size(); ++i) {
+      MetricSpec& metric = analysis->metrics.emplace_back();
+      auto g = r_->Map((*items)[i], Index("analysis.metrics", i), {"name", "min", "max", "query"});
+      if (!g) continue;
+      r_->String(*g, "name", &metric.name);
+      r_->Double(*g, "min", &metric.min);
+      r_->Double(*g, "max", &metric.max);
+      r_->String(*g, "query", &metric.query);
+    }
+  }
+
+  void Rollback(const YAML::Node& node, RollbackSpec* rollback) {
+    auto f = r_->Map(node, "rollback", {"auto", "candidate"});
+    if (!f) return;
+    r_->Bool(*f, "auto", &rollback->automatic);
+    std::string action;
+    if (r_->String(*f, "candidate", &action)) {
+      if (auto a = ParseCandidateAction(action)) {
+        rollback->candidate = *a;
+      } else {
+        Bad("rollback.candidate",
+            "expected one of keep, rollback, uninstall, got " + Quote(action));
+      }
+    }
+  }
+
+  YamlReader* r_;
+  Diagnostics* diag_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Overrides: CANARYCTL_* variables, then flags.
+
+void ApplyOverride(const OverrideKey& key, const std::string& value, const std::string& source,
+                   RolloutSpec* spec, Diagnostics* diag) {
+  Location where{source};
+  if (!key.apply(spec, value)) {
+    diag->ErrorAt(where, key.key, "expected " + key.expected + ", got " + Quote(value));
+    return;
+  }
+  // Later rules point at the variable or flag, and an override repairs a broken file value.
+  diag->SetLocation(key.key, where);
+}
+
+void ApplyOverrides(const Environment& env, const Overrides& overrides, RolloutSpec* spec,
+                    Diagnostics* diag) {
+  for (const OverrideKey& key : OverrideTable()) {
+    auto it = env.find(key.variable);
+    if (it != env.end()) ApplyOverride(key, it->second, key.variable, spec, diag);
+  }
+  for (const Override& o : overrides.entries) {
+    const OverrideKey* key = FindOverrideKey(o.key);
+    if (key == nullptr) {
+      diag->ErrorAt(Location{o.source}, o.key, "cannot be overridden (not a known scalar key)");
+      continue;
+    }
+    ApplyOverride(*key, o.value, o.source, spec, diag);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Defaults and rules.
+
+bool IsDnsLabel(const std::string& s, size_t max = 63) {
+  static const std::regex kLabel("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+  return !s.empty() && s.size() <= max && std::regex_match(s, kLabel);
+}
+
+bool IsDnsSubdomain(const std::string& s) {
+  static const std::regex kSubdomain(
+      "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+  return !s.empty() && s.size() <= 253 && std::regex_match(s, kSubdomain);
+}
+
+class Validator {
+ public:
+  Validator(RolloutSpec* spec, Diagnostics* diag) : s_(*spec), diag_(diag) {}
+
+  void FillDefaults() {
+    const std::string& app = s_.app;
+    const bool bg = s_.strategy == Strategy::kBlueGreen;
+    if (!Given("stable.release")) s_.stable.release = bg ? app + "-blue" : app;
+    if (!Given("candidate.release")) {
+      s_.candidate.release = s_.strategy == Strategy::kHybrid ? app
+                             : bg                             ? app + "-green"
+                                                              : app + "-canary";
+    }
+    if (!Given("stable.service")) s_.stable.service = s_.stable.release;
+    if (!Given("candidate.service")) s_.candidate.service = s_.candidate.release;
+    if (s_.strategy != Strategy::kHybrid && !Given("candidate.namespace")) {
+      s_.candidate.namespace_name = s_.stable.namespace_name;
+    }
+    VirtualServiceSpec& vs = s_.traffic.virtual_service;
+    if (!Given("traffic.virtualService.namespace")) vs.namespace_name = s_.stable.namespace_name;
+    if (!Given("traffic.virtualService.name")) vs.name = app;
+    if (!Given("traffic.steps")) {
+      s_.traffic.steps = bg ? std::vector<int>{0, 100} : std::vector<int>{0, 30, 60, 100};
+    }
+  }
+
+  void Check() {
+    Require("app", "the application's name");
+    Label("app", s_.app);
+    Require("helm.chart", "a chart path, repo/chart or oci:// reference");
+    if (Usable("helm.chart") && s_.helm.chart.empty())
+      Err("helm.chart", "expected a chart, got \"\"");
+    Positive("helm.timeout", s_.helm.timeout);
+    for (size_t i = 0; i < s_.helm.values.size(); ++i) {
+      if (s_.helm.values[i].empty()) Err(Index("helm.values", i), "expected a file name, got \"\"");
+    }
+    Releases();
+    Traffic();
+    Checks();
+    Analysis();
+    if (Usable("reports.dir") && s_.reports_dir.empty()) {
+      Err("reports.dir", "expected a directory, got \"\"");
+    }
+    Positive("lock.ttl", s_.lock_ttl);
+    for (size_t i = 0; i < s_.secrets.size(); ++i) {
+      if (s_.secrets[i].empty()) Err(Index("secrets", i), "expected a name or a value, got \"\"");
+    }
+  }
+
+ private:
+  bool Given(const std::string& path) const { return diag_->Has(path); }
+  bool Usable(const std::string& path) const { return diag_->Usable(path); }
+  void Err(const std::string& path, const std::string& message) { diag_->Error(path, message); }
+
+  void Require(const std::string& path, const std::string& what) {
+    if (Given(path)) return;
+    const std::string parent = ParentPath(path);
+    if (!parent.empty() && !diag_->Usable(parent) && Given(parent)) return;  // already reported
+    Err(path, "missing; expected " + what);
+  }
+
+  // A label rule on a key that is given (defaults derived from a bad key are not re-reported).
+  void Label(const std::string& path, const std::string& value, size_t max = 63) {
+    if (!Usable(path) || IsDnsLabel(value, max)) return;
+    Err(path, Quote(value) + " is not a DNS-1123 label (lower-case letters, digits and '-', " +
+                  "starting and ending with a letter or digit, at most " + std::to_string(max) +
+                  " characters)");
+  }
+
+  void Positive(const std::string& path, Duration d) {
+    if (Usable(path) && d.count() <= 0) Err(path, "expected a duration greater than 0");
+  }
+
+  void Url(const std::string& path, const std::string& url) {
+    if (!Usable(path)) return;
+    try {
+      Poco::URI uri(url);
+      if (uri.getScheme() != "http" && uri.getScheme() != "https") {
+        Err(path, Quote(url) + " is not an http:// or https:// URL");
+      } else if (uri.getHost().empty()) {
+        Err(path, Quote(url) + " has no host");
+      }
+    } catch (const Poco::Exception& e) {
+      Err(path, Quote(url) + " is not a valid URL (" + e.displayText() + ")");
+    }
+  }
+
+  void Releases() {
+    Require("stable.namespace", "the namespace of the stable release");
+    if (s_.strategy == Strategy::kHybrid) {
+      Require("candidate.namespace", "the namespace of the candidate release (hybrid strategy)");
+    }
+    for (const char* side : {"stable", "candidate"}) {
+      const ReleaseSpec& r = std::string(side) == "stable" ? s_.stable : s_.candidate;
+      const std::string base = side;
+      Label(base + ".namespace", r.namespace_name);
+      Label(base + ".release", r.release, 53);  // Helm's limit on release names
+      Label(base + ".service", r.service);
+    }
+    const bool same_namespace = s_.stable.namespace_name == s_.candidate.namespace_name;
+    if (s_.strategy == Strategy::kCanary && !same_namespace && Given("candidate.namespace")) {
+      Err("candidate.namespace", "strategy canary keeps both releases in one namespace: expected " +
+                                     Quote(s_.stable.namespace_name) + " (stable.namespace), got " +
+                                     Quote(s_.candidate.namespace_name));
+    }
+    if (same_namespace && s_.stable.release == s_.candidate.release &&
+        !s_.stable.namespace_name.empty()) {
+      Err("candidate.release", Quote(s_.candidate.release) + " in namespace " +
+                                   Quote(s_.candidate.namespace_name) +
+                                   " is the stable release itself; the candidate needs its own "
+                                   "release or namespace");
+    }
+  }
+
+  void Traffic() {
+    const VirtualServiceSpec& vs = s_.traffic.virtual_service;
+    Label("traffic.virtualService.namespace", vs.namespace_name);
+    if (Usable("traffic.virtualService.name") && !IsDnsSubdomain(vs.name)) {
+      Err("traffic.virtualService.name",
+          Quote(vs.name) +
+              " is not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.')");
+    }
+    if (vs.create && vs.hosts.empty() && !diag_->Has("traffic.virtualService.hosts")) {
+      Err("traffic.virtualService", "create: true needs `hosts` (e.g. [\"*\"]) to create it with");
+    }
+    for (size_t i = 0; i < vs.hosts.size(); ++i) {
+      if (vs.hosts[i].empty())
+        Err(Index("traffic.virtualService.hosts", i), "expected a host, got \"\"");
+    }
+    for (size_t i = 0; i < vs.gateways.size(); ++i) {
+      const std::string& g = vs.gateways[i];
+      const size_t slash = g.find('/');
+      const bool ok = slash == std::string::npos
+                          ? IsDnsSubdomain(g)
+                          : IsDnsLabel(g.substr(0, slash)) && IsDnsSubdomain(g.substr(slash + 1));
+      if (!ok) {
+        Err(Index("traffic.virtualService.gateways", i),
+            Quote(g) + " is not a gateway name (name or namespace/name, DNS-1123)");
+      }
+    }
+    Steps();
+    if (s_.traffic.test_route && Usable("traffic.testRoute")) {
+      const TestRouteSpec& t = *s_.traffic.test_route;
+      static const std::regex kHeader("[a-z0-9][-a-z0-9_]*");
+      if (!Given("traffic.testRoute.header")) {
+        Err("traffic.testRoute.header", "missing; expected a header name such as x-canary");
+      } else if (Usable("traffic.testRoute.header") && !std::regex_match(t.header, kHeader)) {
+        Err("traffic.testRoute.header",
+            Quote(t.header) + " is not a lower-case header name (Istio matches lower-case names)");
+      }
+      if (!Given("traffic.testRoute.value")) {
+        Err("traffic.testRoute.value", "missing; expected the header's value");
+      } else if (Usable("traffic.testRoute.value") && t.value.empty()) {
+        Err("traffic.testRoute.value", "expected a value, got \"\"");
+      }
+    }
+    if (s_.traffic.port && Usable("traffic.port") &&
+        (*s_.traffic.port < 1 || *s_.traffic.port > 65535)) {
+      Err("traffic.port", std::to_string(*s_.traffic.port) + " is not a port (1..65535)");
+    }
+    if (s_.traffic.subset && Usable("traffic.subset")) {
+      for (const char* side : {"stable", "candidate"}) {
+        const std::string path = std::string("traffic.subset.") + side;
+        if (!Given(path)) Err(path, "missing; expected the Istio subset name");
+        Label(path, std::string(side) == "stable" ? s_.traffic.subset->stable
+                                                  : s_.traffic.subset->candidate);
+      }
+    }
+  }
+
+  void Steps() {
+    const std::string path = "traffic.steps";
+    if (Given(path) && !Usable(path)) return;
+    const std::vector<int>& steps = s_.traffic.steps;
+    if (steps.empty()) {
+      Err(path, "expected at least one step, ending at 100");
+      return;
+    }
+    bool ordered = true;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const std::string at = Index(path, i);
+      if (steps[i] < 0 || steps[i] > 100) {
+        Err(at, std::to_string(steps[i]) + " is not a weight (0..100)");
+        ordered = false;
+      } else if (i > 0 && steps[i] <= steps[i - 1]) {
+        Err(at, std::to_string(steps[i]) + " must be greater than the previous step " +
+                    std::to_string(steps[i - 1]));
+        ordered = false;
+      }
+    }
+    if (ordered && steps.back() != 100) {
+      Err(Index(path, steps.size() - 1),
+          "the last step must be 100 (the candidate takes all the traffic), got " +
+              std::to_string(steps.back()));
+    }
+    if (s_.strategy == Strategy::kBlueGreen && steps != std::vector<int>{0, 100}) {
+      Err(path, "strategy blue-green switches all traffic at once: steps must be [0, 100]");
+    }
+  }
+
+  void Checks() {
+    std::map<std::string, size_t> seen;
+    static const std::set<std::string> kMethods = {"GET",   "HEAD",   "POST",   "PUT",
+                                                   "PATCH", "DELETE", "OPTIONS"};
+    for (size_t i = 0; i < s_.checks.size(); ++i) {
+      const CheckSpec& c = s_.checks[i];
+      const std::string path = Index("checks", i);
+      if (!Usable(path)) continue;
+      const std::string name_path = ChildPath(path, "name");
+      if (!Given(name_path)) {
+        Err(name_path, "missing; expected the check's name");
+      } else if (Usable(name_path)) {
+        if (c.name.empty()) Err(name_path, "expected a name, got \"\"");
+        auto [it, fresh] = seen.emplace(c.name, i);
+        if (!fresh) {
+          Err(name_path, "duplicate check name " + Quote(c.name) + " (also checks[" +
+                             std::to_string(it->second) + "])");
+        }
+      }
+      if (c.http && Usable(ChildPath(path, "http"))) {
+        const std::string h = ChildPath(path, "http");
+        if (!Given(ChildPath(h, "url")))
+          Err(ChildPath(h, "url"), "missing; expected the URL to request");
+        Url(ChildPath(h, "url"), c.http->url);
+        if (Usable(ChildPath(h, "method")) && !kMethods.count(c.http->method)) {
+          Err(ChildPath(h, "method"),
+              "expected one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, got " +
+                  Quote(c.http->method));
+        }
+        const int status = c.http->expect.status;
+        if (Usable(ChildPath(h, "expect.status")) && (status < 100 || status > 599)) {
+          Err(ChildPath(h, "expect.status"),
+              std::to_string(status) + " is not an HTTP status (100..599)");
+        }
+        Positive(ChildPath(h, "timeout"), c.http->timeout);
+        if (Usable(ChildPath(h, "retries")) && (c.http->retries < 0 || c.http->retries > 100)) {
+          Err(ChildPath(h, "retries"), "expected 0..100, got " + std::to_string(c.http->retries));
+        }
+      }
+      if (c.command && Usable(ChildPath(path, "command"))) {
+        if (c.command->argv.empty() || c.command->argv[0].empty()) {
+          Err(ChildPath(path, "command"),
+              "expected the program and its arguments, got an empty " +
+                  std::string(c.command->argv.empty() ? "list" : "program"));
+        }
+        Positive(ChildPath(path, "timeout"), c.command->timeout);
+      }
+    }
+  }
+
+  void Analysis() {
+    if (!s_.analysis) return;
+    if (Given("analysis") && !Usable("analysis")) return;
+    const AnalysisSpec& a = *s_.analysis;
+    Require("analysis.prometheus.url", "the Prometheus server's URL");
+    Url("analysis.prometheus.url", a.prometheus_url);
+    Positive("analysis.interval", a.interval);
+    Positive("analysis.window", a.window);
+    if (!Given("analysis.metrics")) {
+      Err("analysis.metrics", "missing; expected at least one metric (e.g. request-success-rate)");
+      return;
+    }
+    std::map<std::string, size_t> seen;
+    for (size_t i = 0; i < a.metrics.size(); ++i) {
+      const MetricSpec& m = a.metrics[i];
+      const std::string path = Index("analysis.metrics", i);
+      if (!Usable(path)) continue;
+      const std::string name_path = ChildPath(path, "name");
+      if (!Given(name_path)) {
+        Err(name_path, "missing; expected the metric's name");
+      } else if (Usable(name_path)) {
+        auto [it, fresh] = seen.emplace(m.name, i);
+        if (!fresh) {
+          Err(name_path, "duplicate metric name " + Quote(m.name) + " (also analysis.metrics[" +
+                             std::to_string(it->second) + "])");
+        }
+        if (!m.query && !Given(ChildPath(path, "query")) && !IsBuiltinMetric(m.name)) {
+          Err(path, Quote(m.name) +
+                        " is not a built-in metric (request-success-rate, request-duration): "
+                        "give its `query`");
+        }
+      }
+      if (!Given(ChildPath(path, "min")) && !Given(ChildPath(path, "max"))) {
+        Err(path, "give `min`, `max` or both: a metric without a bound can never fail");
+      } else if (m.min && m.max && *m.min > *m.max) {
+        Err(ChildPath(path, "max"),
+            "the range is empty: max " + Number(*m.max) + " is below min " + Number(*m.min));
+      }
+    }
+  }
+
+  RolloutSpec& s_;
+  Diagnostics* diag_;
+};
+
+void ResolveSecrets(const Environment& env, RolloutSpec* spec) {
+  static const std::regex kName("[A-Za-z_][A-Za-z0-9_]*");
+  std::set<std::string> values;
+  for (const std::string& entry : spec->secrets) {
+    auto it = env.find(entry);
+    if (std::regex_match(entry, kName) && it != env.end()) {
+      if (!it->second.empty()) values.insert(it->second);
+    } else if (!entry.empty()) {
+      values.insert(entry);
+    }
+  }
+  spec->secret_values.assign(values.begin(), values.end());
+  // Longest first, so that redacting one secret never leaves part of a longer one visible.
+  std::stable_sort(spec->secret_values.begin(), spec->secret_values.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+}
+
+}  // namespace
+
+Result<RolloutSpec> ParseRolloutSpec(const std::string& yaml_text, const std::string& file_name,
+                                     const Environment& env, const Overrides& overrides) {
+  Diagnostics diag(Location{file_name + ":1:1", 0, 0});
+  std::string shielded = yaml_text;
+  if (!ShieldVariableBraces(&shielded)) {
+    return ConfigError(file_name +
+                       ": invalid YAML: control characters U+0001/U+0002 are not allowed");
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(shielded);
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp's marks are 0-based; its message carries its own position prefix.
+    return ConfigError(file_name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                       std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+  }
+  RolloutSpec spec;
+  YamlReader reader(file_name, yaml_text, env, &diag);
+  if (root.IsNull()) {
+    diag.Error("", "the file is empty; expected a mapping with at least app, helm and stable");
+    diag.MarkBroken("");
+  } else {
+    Decoder(&reader, &diag).Decode(root, &spec);
+  }
+  ApplyOverrides(env, overrides, &spec, &diag);
+  if (diag.Usable("")) {
+    Validator validator(&spec, &diag);
+    validator.FillDefaults();
+    validator.Check();
+  }
+  // Messages quote values, and a value may embed a secret (a URL with a password in it).
+  ResolveSecrets(env, &spec);
+  if (!diag.ok()) return ConfigError(Redact(spec, diag.Joined()));
+  return spec;
+}
+
+Result<RolloutSpec> LoadRolloutSpec(const std::string& path, const Environment& env,
+                                    const Overrides& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ConfigError(path + ": cannot read the configuration file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return ConfigError(path + ": cannot read the configuration file");
+  return ParseRolloutSpec(text.str(), path, env, overrides);
+}
+
+Environment ProcessEnvironment() {
+  Environment env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string entry(*e);
+    size_t eq = entry.find('=');
+    if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  return env;
+}
+
+}  // namespace canaryctl::config

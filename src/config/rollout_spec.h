@@ -1,0 +1,143 @@
+// RolloutSpec: the effective configuration of one application's rollout, as read from
+// rollout.yaml (shared/DESIGN.md §5) after ${VAR} expansion, CANARYCTL_* variables and flags.
+// A RolloutSpec returned by LoadRolloutSpec/ParseRolloutSpec (config/loader.h) is complete and
+// valid: defaults are filled in and every rule of config/loader.h holds, so consumers need not
+// re-check weights, names or URLs.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/duration.h"
+
+namespace canaryctl::config {
+
+// Variables for ${VAR} expansion and CANARYCTL_* overrides. Passed in by the caller (the CLI
+// reads the process environment), so that loading is hermetic in tests.
+using Environment = std::map<std::string, std::string>;
+
+enum class Strategy { kHybrid, kCanary, kBlueGreen };
+enum class CandidateAfterRollback { kKeep, kRollback, kUninstall };
+
+const char* StrategyName(Strategy s);                       // "hybrid", "canary", "blue-green"
+const char* CandidateActionName(CandidateAfterRollback a);  // "keep", "rollback", "uninstall"
+
+struct HelmSpec {
+  std::string chart;                           // path, repo/chart, or oci:// reference
+  std::optional<std::string> version;          // --version
+  std::optional<std::string> repo;             // --repo
+  std::vector<std::string> values;             // -f files, in order
+  std::map<std::string, std::string> set;      // --set key=value
+  Duration timeout = Duration(5 * 60 * 1000);  // --timeout for --wait
+};
+
+// One release of the chart: where it lives and the Service that receives its traffic.
+struct ReleaseSpec {
+  std::string namespace_name;
+  std::string release;
+  std::string service;  // defaults to the release name
+};
+
+struct VirtualServiceSpec {
+  std::string namespace_name;  // defaults to stable.namespace
+  std::string name;            // defaults to app
+  bool create = false;         // create it when absent (then hosts must be given)
+  std::vector<std::string> gateways;
+  std::vector<std::string> hosts;
+};
+
+// Header match that sends marked requests to the candidate while its weight is 0.
+struct TestRouteSpec {
+  std::string header;
+  std::string value;
+};
+
+// Istio subsets of the two destinations, when both releases share a host.
+struct SubsetSpec {
+  std::string stable;
+  std::string candidate;
+};
+
+struct TrafficSpec {
+  VirtualServiceSpec virtual_service;
+  std::vector<int> steps;  // strictly increasing, within 0..100, ending at 100
+  std::optional<TestRouteSpec> test_route;
+  std::optional<int> port;  // destination port, 1..65535
+  std::optional<SubsetSpec> subset;
+};
+
+struct HttpExpectation {
+  int status = 200;
+  std::optional<std::string> body_contains;
+};
+
+struct HttpCheckSpec {
+  std::string url;  // http:// or https:// with a host
+  std::string method = "GET";
+  std::map<std::string, std::string> headers;
+  HttpExpectation expect;
+  Duration timeout = Duration(10 * 1000);
+  int retries = 0;
+};
+
+struct CommandCheckSpec {
+  std::vector<std::string> argv;  // never empty; run without a shell
+  Duration timeout = Duration(5 * 60 * 1000);
+  std::map<std::string, std::string> env;
+};
+
+// Exactly one of http and command is set.
+struct CheckSpec {
+  std::string name;  // unique among checks
+  std::optional<HttpCheckSpec> http;
+  std::optional<CommandCheckSpec> command;
+};
+
+// At least one of min and max is set; min <= max when both are.
+struct MetricSpec {
+  std::string name;  // unique among metrics
+  std::optional<double> min;
+  std::optional<double> max;
+  std::optional<std::string> query;  // PromQL; required unless name is a built-in metric
+};
+
+struct AnalysisSpec {
+  std::string prometheus_url;
+  Duration interval = Duration(30 * 1000);
+  Duration window = Duration(2 * 60 * 1000);
+  std::vector<MetricSpec> metrics;
+};
+
+struct RollbackSpec {
+  bool automatic = true;
+  CandidateAfterRollback candidate = CandidateAfterRollback::kKeep;
+};
+
+struct RolloutSpec {
+  std::string app;  // DNS-1123 label
+  Strategy strategy = Strategy::kHybrid;
+  HelmSpec helm;
+  ReleaseSpec stable;
+  ReleaseSpec candidate;
+  TrafficSpec traffic;
+  std::vector<CheckSpec> checks;
+  std::optional<AnalysisSpec> analysis;
+  RollbackSpec rollback;
+  std::string reports_dir = "canaryctl-reports";
+  Duration lock_ttl = Duration(60 * 60 * 1000);
+  // As written under `secrets:` (after expansion): environment variable names or literal values.
+  std::vector<std::string> secrets;
+  // What must never be logged: the literal entries and the values of the named variables.
+  // Never empty strings.
+  std::vector<std::string> secret_values;
+};
+
+// Metrics that need no query: canaryctl knows their PromQL (Istio's standard metrics).
+bool IsBuiltinMetric(const std::string& name);
+
+// Replaces every occurrence of a secret value in text with "<redacted>".
+std::string Redact(const RolloutSpec& spec, std::string text);
+
+}  // namespace canaryctl::config

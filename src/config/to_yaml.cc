@@ -1,0 +1,209 @@
+#include "config/to_yaml.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace canaryctl::config {
+namespace {
+
+class Writer {
+ public:
+  explicit Writer(const RolloutSpec& spec) : spec_(spec) {}
+
+  // "$" doubles to "$$" so that the printed configuration loads back to the same values.
+  std::string Text(const std::string& s) const {
+    std::string out;
+    for (char c : Redact(spec_, s)) {
+      out += c;
+      if (c == '$') out += '$';
+    }
+    return out;
+  }
+
+  void Key(const char* key) { out_ << YAML::Key << key << YAML::Value; }
+  void Str(const char* key, const std::string& value) {
+    Key(key);
+    out_ << YAML::DoubleQuoted << Text(value);
+  }
+  void Dur(const char* key, Duration d) {
+    Key(key);
+    out_ << FormatDuration(d);
+  }
+  void List(const char* key, const std::vector<std::string>& values) {
+    Key(key);
+    out_ << YAML::Flow << YAML::BeginSeq;
+    for (const std::string& v : values) out_ << YAML::DoubleQuoted << Text(v);
+    out_ << YAML::EndSeq;
+  }
+  void Map(const char* key, const std::map<std::string, std::string>& values) {
+    Key(key);
+    if (values.empty()) out_ << YAML::Flow;
+    out_ << YAML::BeginMap;
+    for (const auto& [k, v] : values)
+      out_ << YAML::Key << k << YAML::Value << YAML::DoubleQuoted << Text(v);
+    out_ << YAML::EndMap;
+  }
+  void Release(const char* key, const ReleaseSpec& r) {
+    Key(key);
+    out_ << YAML::BeginMap;
+    Str("namespace", r.namespace_name);
+    Str("release", r.release);
+    Str("service", r.service);
+    out_ << YAML::EndMap;
+  }
+
+  std::string Write() {
+    const RolloutSpec& s = spec_;
+    out_ << YAML::BeginMap;
+    Str("app", s.app);
+    Key("strategy");
+    out_ << StrategyName(s.strategy);
+
+    Key("helm");
+    out_ << YAML::BeginMap;
+    Str("chart", s.helm.chart);
+    if (s.helm.version) Str("version", *s.helm.version);
+    if (s.helm.repo) Str("repo", *s.helm.repo);
+    List("values", s.helm.values);
+    Map("set", s.helm.set);
+    Dur("timeout", s.helm.timeout);
+    out_ << YAML::EndMap;
+
+    Release("stable", s.stable);
+    Release("candidate", s.candidate);
+
+    Key("traffic");
+    out_ << YAML::BeginMap;
+    Key("virtualService");
+    out_ << YAML::BeginMap;
+    const VirtualServiceSpec& vs = s.traffic.virtual_service;
+    Str("namespace", vs.namespace_name);
+    Str("name", vs.name);
+    Key("create");
+    out_ << vs.create;
+    List("gateways", vs.gateways);
+    List("hosts", vs.hosts);
+    out_ << YAML::EndMap;
+    Key("steps");
+    out_ << YAML::Flow << s.traffic.steps;
+    if (s.traffic.test_route) {
+      Key("testRoute");
+      out_ << YAML::BeginMap;
+      Str("header", s.traffic.test_route->header);
+      Str("value", s.traffic.test_route->value);
+      out_ << YAML::EndMap;
+    }
+    if (s.traffic.port) {
+      Key("port");
+      out_ << *s.traffic.port;
+    }
+    if (s.traffic.subset) {
+      Key("subset");
+      out_ << YAML::BeginMap;
+      Str("stable", s.traffic.subset->stable);
+      Str("candidate", s.traffic.subset->candidate);
+      out_ << YAML::EndMap;
+    }
+    out_ << YAML::EndMap;
+
+    Key("checks");
+    out_ << YAML::BeginSeq;
+    for (const CheckSpec& c : s.checks) {
+      out_ << YAML::BeginMap;
+      Str("name", c.name);
+      if (c.http) {
+        Key("http");
+        out_ << YAML::BeginMap;
+        Str("url", c.http->url);
+        Str("method", c.http->method);
+        Map("headers", c.http->headers);
+        Key("expect");
+        out_ << YAML::BeginMap;
+        Key("status");
+        out_ << c.http->expect.status;
+        if (c.http->expect.body_contains) {
+          Key("body");
+          out_ << YAML::BeginMap;
+          Str("contains", *c.http->expect.body_contains);
+          out_ << YAML::EndMap;
+        }
+        out_ << YAML::EndMap;
+        Dur("timeout", c.http->timeout);
+        Key("retries");
+        out_ << c.http->retries;
+        out_ << YAML::EndMap;
+      }
+      if (c.command) {
+        List("command", c.command->argv);
+        Dur("timeout", c.command->timeout);
+        Map("env", c.command->env);
+      }
+      out_ << YAML::EndMap;
+    }
+    out_ << YAML::EndSeq;
+
+    if (s.analysis) {
+      Key("analysis");
+      out_ << YAML::BeginMap;
+      Key("prometheus");
+      out_ << YAML::BeginMap;
+      Str("url", s.analysis->prometheus_url);
+      out_ << YAML::EndMap;
+      Dur("interval", s.analysis->interval);
+      Dur("window", s.analysis->window);
+      Key("metrics");
+      out_ << YAML::BeginSeq;
+      for (const MetricSpec& m : s.analysis->metrics) {
+        out_ << YAML::BeginMap;
+        Str("name", m.name);
+        if (m.min) Key("min"), out_ << *m.min;
+        if (m.max) Key("max"), out_ << *m.max;
+        if (m.query) Str("query", *m.query);
+        out_ << YAML::EndMap;
+      }
+      out_ << YAML::EndSeq << YAML::EndMap;
+    }
+
+    Key("rollback");
+    out_ << YAML::BeginMap;
+    Key("auto");
+    out_ << s.rollback.automatic;
+    Key("candidate");
+    out_ << CandidateActionName(s.rollback.candidate);
+    out_ << YAML::EndMap;
+    Key("reports");
+    out_ << YAML::BeginMap;
+    Str("dir", s.reports_dir);
+    out_ << YAML::EndMap;
+    Key("lock");
+    out_ << YAML::BeginMap;
+    Dur("ttl", s.lock_ttl);
+    out_ << YAML::EndMap;
+
+    // A literal secret prints redacted; a variable's name is not itself secret.
+    std::vector<std::string> secrets;
+    for (const std::string& entry : s.secrets) {
+      const bool literal =
+          std::find(s.secret_values.begin(), s.secret_values.end(), entry) != s.secret_values.end();
+      secrets.push_back(literal ? "<redacted>" : entry);
+    }
+    Key("secrets");
+    out_ << YAML::Flow << YAML::BeginSeq;
+    for (const std::string& v : secrets) out_ << YAML::DoubleQuoted << v;
+    out_ << YAML::EndSeq;
+    out_ << YAML::EndMap;
+    return std::string(out_.c_str()) + "\n";
+  }
+
+ private:
+  const RolloutSpec& spec_;
+  YAML::Emitter out_;
+};
+
+}  // namespace
+
+std::string ToYaml(const RolloutSpec& spec) { return Writer(spec).Write(); }
+
+}  // namespace canaryctl::config

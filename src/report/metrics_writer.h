@@ -1,0 +1,29 @@
+// metrics.txt for artifacts:reports:metrics: OpenMetrics text, one gauge family per fact,
+// each with # HELP and # TYPE before its samples, names canaryctl_<snake_case>, label values
+// redacted, made valid UTF-8 and escaped (\\, \", \n), ending with "# EOF".
+// Families: canaryctl_rollout_outcome{outcome} (1 for the outcome, 0 for the others),
+// canaryctl_candidate_weight, canaryctl_stable_weight, canaryctl_step_weight{step,phase},
+// canaryctl_check_duration_seconds{step,phase,weight,check},
+// canaryctl_check_verdict{step,phase,weight,check} (1 pass, 0 fail, -1 inconclusive),
+// canaryctl_checks{verdict} (counts), canaryctl_rollout_duration_seconds (when finished).
+// Every sample also carries app="...".
+#pragma once
+
+#include <string>
+
+#include "ci/redactor.h"
+#include "common/result.h"
+#include "report/rollout_record.h"
+
+namespace canaryctl::report {
+
+inline constexpr char kMetricsFile[] = "metrics.txt";
+
+// `value` escaped for a label value: backslash, double quote and newline.
+std::string EscapeLabelValue(const std::string& value);
+
+std::string RenderMetrics(const RolloutRecord& record, const ci::Redactor& redactor);
+Status WriteMetrics(const std::string& dir, const RolloutRecord& record,
+                    const ci::Redactor& redactor);
+
+}  // namespace canaryctl::report

@@ -1,0 +1,60 @@
+#include "report/rollout_record.h"
+
+#include <set>
+
+namespace canaryctl::report {
+
+const char* VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kPass:
+      return "pass";
+    case Verdict::kFail:
+      return "fail";
+    case Verdict::kInconclusive:
+      return "inconclusive";
+  }
+  return "inconclusive";
+}
+
+const char* OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kInProgress:
+      return "in_progress";
+    case Outcome::kSucceeded:
+      return "succeeded";
+    case Outcome::kFailed:
+      return "failed";
+    case Outcome::kRolledBack:
+      return "rolled_back";
+    case Outcome::kRollbackFailed:
+      return "rollback_failed";
+    case Outcome::kInterrupted:
+      return "interrupted";
+  }
+  return "in_progress";
+}
+
+WeightChange CurrentWeights(const RolloutRecord& record) {
+  if (record.weights.empty()) return WeightChange{};
+  return record.weights.back();
+}
+
+std::vector<std::string> UniqueCheckNames(const StepRecord& step) {
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  for (const CheckRecord& c : step.checks) {
+    std::string base = c.name.empty() ? std::string("check") : c.name;
+    std::string name = base;
+    for (int n = 2; seen.count(name) != 0; ++n) name = base + " #" + std::to_string(n);
+    seen.insert(name);
+    names.push_back(name);
+  }
+  return names;
+}
+
+std::string StepLabel(const StepRecord& step) {
+  return (step.phase.empty() ? std::string("step") : step.phase) + "/" +
+         std::to_string(step.weight);
+}
+
+}  // namespace canaryctl::report
