@@ -122,7 +122,7 @@ std::string RenderMetrics(const RolloutRecord& record, const ci::Redactor& redac
   }
   m.Family("canaryctl_checks", "Number of checks run, by verdict.");
   for (Verdict v : {Verdict::kPass, Verdict::kFail, Verdict::kInconclusive}) {
-    m.Sample("canaryctl_checks", {{"verdict", VerdictName(v)}},
+    m.Sample("canaryctl_checks", {{"verdict", std::string(VerdictName(v))}},
              std::to_string(counts[static_cast<int>(v)]));
   }
   if (record.started_at != 0 && record.finished_at >= record.started_at) {

@@ -4,18 +4,6 @@
 
 namespace canaryctl::report {
 
-const char* VerdictName(Verdict v) {
-  switch (v) {
-    case Verdict::kPass:
-      return "pass";
-    case Verdict::kFail:
-      return "fail";
-    case Verdict::kInconclusive:
-      return "inconclusive";
-  }
-  return "inconclusive";
-}
-
 const char* OutcomeName(Outcome o) {
   switch (o) {
     case Outcome::kInProgress:

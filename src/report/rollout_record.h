@@ -9,26 +9,22 @@
 #include <string>
 #include <vector>
 
+#include "checks/check.h"
+
 namespace canaryctl::report {
 
-enum class Verdict { kPass, kFail, kInconclusive };
+// The checks' own verdicts and results, recorded as they were returned.
+using checks::Verdict;
+using checks::VerdictName;  // "pass", "fail", "inconclusive"
+using CheckRecord = checks::CheckResult;
+
 enum class Outcome { kInProgress, kSucceeded, kFailed, kRolledBack, kRollbackFailed, kInterrupted };
 
-// "pass", "fail", "inconclusive".
-const char* VerdictName(Verdict v);
 // "in_progress", "succeeded", "failed", "rolled_back", "rollback_failed", "interrupted".
 const char* OutcomeName(Outcome o);
 inline constexpr Outcome kAllOutcomes[] = {Outcome::kInProgress,     Outcome::kSucceeded,
                                            Outcome::kFailed,         Outcome::kRolledBack,
                                            Outcome::kRollbackFailed, Outcome::kInterrupted};
-
-struct CheckRecord {
-  std::string name;
-  Verdict verdict = Verdict::kInconclusive;
-  std::string message;
-  std::chrono::milliseconds duration{0};
-  std::string output;  // captured stdout/stderr or response body; capped in junit.xml
-};
 
 // One step of the plan as run: the phase ("test", "shift", "promote", ...) at a weight.
 struct StepRecord {

@@ -124,8 +124,8 @@ std::string RenderSummary(const RolloutRecord& record, const ci::Redactor& redac
       for (size_t i = 0; i < s.checks.size(); ++i) {
         const CheckRecord& c = s.checks[i];
         o += "| " + md.Cell(StepLabel(s)) + " | " + md.Cell(names[i]) + " | " +
-             VerdictName(c.verdict) + " | " + Seconds(c.duration) + " | " + md.Cell(c.message) +
-             " |\n";
+             std::string(VerdictName(c.verdict)) + " | " + Seconds(c.duration) + " | " +
+             md.Cell(c.message) + " |\n";
       }
     }
   }
