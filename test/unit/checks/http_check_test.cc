@@ -11,16 +11,22 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 namespace canaryctl::checks {
 namespace {
 
-// What the test server has seen, and how many /flaky requests still fail.
+// What the test server has seen, and how many /flaky requests still fail. `stopping` cuts
+// /slow's wait short so no handler outlives the fixture.
 struct ServerState {
   std::atomic<int> requests{0};
   std::atomic<int> flaky_failures_left{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
 };
 
 class Handler : public Poco::Net::HTTPRequestHandler {
@@ -48,7 +54,9 @@ class Handler : public Poco::Net::HTTPRequestHandler {
         resp.send() << "ready";
       }
     } else if (uri == "/slow") {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      std::unique_lock lock(state_->mu);
+      state_->cv.wait_for(lock, std::chrono::milliseconds(1500), [&] { return state_->stopping; });
+      lock.unlock();
       resp.send() << "late";
     } else if (uri == "/big") {
       resp.send() << std::string(100 * 1024, 'b');
@@ -81,7 +89,19 @@ class HttpCheckTest : public ::testing::Test {
         server_(new Factory(&state_), socket_, new Poco::Net::HTTPServerParams) {
     server_.start();
   }
-  ~HttpCheckTest() override { server_.stopAll(true); }
+  // Handlers still running would touch the fixture (and, at exit, freed statics): wake them and
+  // wait for every connection thread to finish.
+  ~HttpCheckTest() override {
+    {
+      std::lock_guard lock(state_.mu);
+      state_.stopping = true;
+    }
+    state_.cv.notify_all();
+    server_.stopAll(true);
+    for (int i = 0; i < 500 && server_.currentThreads() > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
 
   std::string Url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(socket_.address().port()) + path;
