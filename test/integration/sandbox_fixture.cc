@@ -434,15 +434,11 @@ HttpResult Sandbox::Http(const std::string& method, const std::string& path,
 // ---------------------------------------------------------------------------------------------
 // Clients.
 
-Clients::Clients(ToolSet tools, std::string kubeconfig)
-    : tools_(std::move(tools)),
-      kubeconfig_(std::move(kubeconfig)),
-      home_("canaryctl-home"),
-      scratch_("canaryctl-scratch") {
-  const std::string& h = home_.path();
-  env_ = {
+std::map<std::string, std::string> PrivateClientEnv(const std::string& h,
+                                                    const std::string& kubeconfig) {
+  return {
       {"HOME", h},
-      {"KUBECONFIG", kubeconfig_},
+      {"KUBECONFIG", kubeconfig},
       {"XDG_CACHE_HOME", h + "/.cache"},
       {"XDG_CONFIG_HOME", h + "/.config"},
       {"XDG_DATA_HOME", h + "/.local/share"},
@@ -458,6 +454,14 @@ Clients::Clients(ToolSet tools, std::string kubeconfig)
       {"HELM_KUBECONTEXT", ""},
       {"HELM_DRIVER", "secret"},
   };
+}
+
+Clients::Clients(ToolSet tools, std::string kubeconfig)
+    : tools_(std::move(tools)),
+      kubeconfig_(std::move(kubeconfig)),
+      home_("canaryctl-home"),
+      scratch_("canaryctl-scratch") {
+  env_ = PrivateClientEnv(home_.path(), kubeconfig_);
 }
 
 CommandResult Clients::Kubectl(const std::vector<std::string>& args,

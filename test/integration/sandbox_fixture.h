@@ -159,6 +159,11 @@ class Sandbox {
 // ---------------------------------------------------------------------------------------------
 // The real clients, bound to one kubeconfig, with a private HOME (and helm/XDG folders).
 
+// The environment the fixture gives helm and kubectl: HOME, XDG and helm folders under home,
+// KUBECONFIG, no proxy, and none of the caller's HELM_* settings.
+std::map<std::string, std::string> PrivateClientEnv(const std::string& home,
+                                                    const std::string& kubeconfig);
+
 class Clients {
  public:
   Clients(ToolSet tools, std::string kubeconfig);

@@ -19,24 +19,10 @@ using helm::Recovery;
 using helm::ReleaseRef;
 using helm::UpgradeRequest;
 
-// helm's environment: a private HOME and helm folders, no proxy, nothing from the caller's
-// HELM_* variables.
+// helm's environment: the fixture's private one, except that KUBECONFIG leads nowhere, so
+// only the driver's --kubeconfig and --kube-context flags can reach the sandbox.
 std::map<std::string, std::string> HelmEnv(const std::string& h) {
-  return {{"HOME", h},
-          {"KUBECONFIG", "/nonexistent/kubeconfig"},  // the flags must do it
-          {"XDG_CACHE_HOME", h + "/.cache"},
-          {"XDG_CONFIG_HOME", h + "/.config"},
-          {"XDG_DATA_HOME", h + "/.local/share"},
-          {"HELM_CACHE_HOME", h + "/.cache/helm"},
-          {"HELM_CONFIG_HOME", h + "/.config/helm"},
-          {"HELM_DATA_HOME", h + "/.local/share/helm"},
-          {"HTTP_PROXY", ""},
-          {"HTTPS_PROXY", ""},
-          {"http_proxy", ""},
-          {"https_proxy", ""},
-          {"HELM_NAMESPACE", ""},
-          {"HELM_KUBECONTEXT", ""},
-          {"HELM_DRIVER", "secret"}};
+  return PrivateClientEnv(h, "/nonexistent/kubeconfig");
 }
 
 // A driver for the tool set under test, bound to the sandbox through flags (--kubeconfig,
