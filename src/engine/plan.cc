@@ -22,6 +22,9 @@ int NextStep(const Plan& plan, int weight) {
 }
 
 bool SameRelease(const Release& a, const Release& b) {
+  // The chart name and version are only known once installed; the digest of what is installed
+  // (engine/release_digest.h) stands for them when recorded.
+  if (!a.digest.empty() || !b.digest.empty()) return a.digest == b.digest && a.commit == b.commit;
   return a.chart == b.chart && a.version == b.version && a.commit == b.commit;
 }
 

@@ -63,12 +63,13 @@ Weights ReadWeights(json::Reader& r, const Poco::JSON::Object& parent, const std
 Release ReadRelease(json::Reader& r, const Poco::JSON::Object& parent, const std::string& key) {
   auto obj = r.Object(parent, key, key);
   if (!r.ok()) return {};
-  r.OnlyKeys(*obj, {"chart", "version", "revision", "commit"}, key);
+  r.OnlyKeys(*obj, {"chart", "version", "revision", "commit", "digest"}, key);
   Release rel;
   rel.chart = r.String(*obj, "chart", key + ".chart");
   rel.version = r.String(*obj, "version", key + ".version");
   rel.revision = static_cast<int>(r.Int(*obj, "revision", key + ".revision", 0, 1 << 30));
   rel.commit = r.String(*obj, "commit", key + ".commit");
+  if (obj->has("digest")) rel.digest = r.String(*obj, "digest", key + ".digest");
   return rel;
 }
 
@@ -107,6 +108,7 @@ Poco::JSON::Object::Ptr ReleaseJson(const Release& rel) {
   o->set("version", rel.version);
   o->set("revision", rel.revision);
   o->set("commit", rel.commit);
+  if (!rel.digest.empty()) o->set("digest", rel.digest);
   return o;
 }
 

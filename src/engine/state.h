@@ -66,6 +66,9 @@ struct Release {
   std::string version;
   int revision = 0;
   std::string commit;
+  // What was installed (engine/release_digest.h): the same digest means the same chart,
+  // values and --set values. Optional in the annotation.
+  std::string digest;
   bool operator==(const Release&) const = default;
 };
 

@@ -49,6 +49,7 @@ struct UpgradeRequest {
   ReleaseRef release;
   std::string chart;                      // path, repo/chart or oci:// reference
   std::string chart_version;              // --version; empty: the latest
+  std::string repo;                       // --repo: the chart repository URL; empty: none
   std::vector<std::string> values_files;  // -f, in order (later files win)
   // String values, passed so that helm stores them literally: commas, '=', backslashes, quotes,
   // newlines and shell characters included (--set-literal; --set-string with escaping on helm

@@ -102,6 +102,13 @@ Result<std::vector<std::string>> UpgradeArgs(const HelmVersion& version, const C
   std::vector<std::string> args = {"upgrade",     "--install",   request.release.name,
                                    request.chart, "--namespace", request.release.ns};
   if (!request.chart_version.empty()) args.insert(args.end(), {"--version", request.chart_version});
+  if (!request.repo.empty()) {
+    if (request.repo.front() == '-') {
+      return ConfigError("helm repo '" + request.repo + "' of release '" + request.release.name +
+                         "' is invalid: it must be a chart repository URL");
+    }
+    args.insert(args.end(), {"--repo", request.repo});
+  }
   for (const auto& file : request.values_files) {
     if (file.empty())
       return ConfigError("empty values file name for helm release '" + request.release.name + "'");

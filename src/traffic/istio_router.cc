@@ -129,8 +129,13 @@ Status IstioRouter::Reconcile() {
 }
 
 Result<TrafficState> IstioRouter::Weights() {
-  auto vs = ReadExisting();
+  auto vs = Read();
   if (!vs.ok()) return vs.error();
+  if (!vs.value()) {
+    TrafficState absent;
+    absent.exists = false;
+    return absent;
+  }
   return ReadTrafficState(vs.value(), config_);
 }
 

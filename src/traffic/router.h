@@ -17,6 +17,7 @@ inline constexpr char kLockAnnotation[] = "canaryctl.io/lock";
 
 // What Weights() reads: the split, and what the caller needs to write it back safely.
 struct TrafficState {
+  bool exists = true;  // false: the VirtualService is not there yet (the rest are defaults)
   int stable = 100;
   int candidate = 0;
   std::string resource_version;                    // precondition for SetWeights
@@ -60,6 +61,7 @@ class Router {
   // (added at weight 0 when only the stable one is there). Errors name the object and what
   // was looked for; nothing is changed when the object is invalid or ambiguous.
   virtual Status Reconcile() = 0;
+  // An absent VirtualService is not an error here: exists is false (deploy creates it).
   virtual Result<TrafficState> Weights() = 0;
   virtual Result<WriteResult> SetWeights(const WeightUpdate& update) = 0;
   // The patch and diff SetWeights(update) would send now; sends nothing.

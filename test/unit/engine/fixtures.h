@@ -14,7 +14,7 @@ inline Timestamp T(int seconds_after) {
 }
 
 inline Release V(const std::string& version, int revision = 1) {
-  return {"helm-chart/demoapp", version, revision, "c0ffee" + version};
+  return {"helm-chart/demoapp", version, revision, "c0ffee" + version, ""};
 }
 
 // A state of `strategy` in `phase` with the candidate at `candidate_weight` on record.

@@ -114,7 +114,7 @@ TEST(TransitionTest, HistoryKeepsTheLast50) {
 
 TEST(TransitionTest, HybridFlowWhereEveryRerunConverges) {
   Rollout r(Strategy::kHybrid, {0, 30, 60, 100});
-  const Release candidate{"helm-chart/demoapp", "2.0.0", 0, "abc123"};
+  const Release candidate{"helm-chart/demoapp", "2.0.0", 0, "abc123", ""};
   struct Step {
     Command command;
     std::optional<Release> release;
@@ -123,14 +123,14 @@ TEST(TransitionTest, HybridFlowWhereEveryRerunConverges) {
   };
   const std::vector<Step> flow = {
       {Deploy(candidate),
-       Release{"helm-chart/demoapp", "2.0.0", 1, "abc123"},
+       Release{"helm-chart/demoapp", "2.0.0", 1, "abc123", ""},
        Phase::kDeployed,
        {100, 0}},
       {TestCmd(), std::nullopt, Phase::kTesting, {100, 0}},
       {Shift(30), std::nullopt, Phase::kShifted, {70, 30}},
       {Shift(60), std::nullopt, Phase::kShifted, {40, 60}},
       {Shift(100), std::nullopt, Phase::kShifted, {0, 100}},
-      {Promote(), Release{"helm-chart/demoapp", "2.0.0", 8, "abc123"}, Phase::kPromoted, {100, 0}},
+      {Promote(), Release{"helm-chart/demoapp", "2.0.0", 8, "abc123", ""}, Phase::kPromoted, {100, 0}},
   };
   for (const auto& step : flow) {
     const std::string name(CommandName(step.command.kind));
@@ -142,7 +142,7 @@ TEST(TransitionTest, HybridFlowWhereEveryRerunConverges) {
     EXPECT_EQ(again.verdict, Verdict::kConvergeOnly) << name << ": " << again.message;
     EXPECT_EQ(r.state(), before) << "a converging rerun writes nothing";
   }
-  EXPECT_EQ(r.state().stable, (Release{"helm-chart/demoapp", "2.0.0", 8, "abc123"}));
+  EXPECT_EQ(r.state().stable, (Release{"helm-chart/demoapp", "2.0.0", 8, "abc123", ""}));
   EXPECT_EQ(r.state().step_index, 3);
   // deploy, test, and begin+complete for each of 3 shifts and the promote.
   EXPECT_EQ(r.state().history.size(), 2u + 2 * 4);
@@ -210,7 +210,7 @@ TEST(TransitionTest, RollbackMidPromoteRestoresTheStableRelease) {
   EXPECT_EQ(crashed.stable, Release{}) << "stable is replaced in the state only once promoted";
   const Decision rb = Decide(r.plan(), crashed, Rollback());
   ASSERT_TRUE(rb.restore_stable_release);
-  const Release restored{"helm-chart/demoapp", "1.0.0", 5, "c0ffee1.0.0"};
+  const Release restored{"helm-chart/demoapp", "1.0.0", 5, "c0ffee1.0.0", ""};
   const RolloutState after = Complete(Begin(crashed, rb, r.Ctx()), rb, r.Ctx(), restored);
   EXPECT_EQ(after.stable, restored);
   EXPECT_EQ(after.current, kAllStable);

@@ -2,6 +2,7 @@
 // argument vectors for helm 3 and helm 4, redaction, error tails, and helm's JSON (real output
 // of helm 3.18 and 4.1 against the sandbox, in data/).
 #include <sys/stat.h>
+#include <algorithm>
 
 #include <filesystem>
 #include <fstream>
@@ -364,6 +365,22 @@ TEST(HelmJsonTest, Values) {
   ASSERT_TRUE(some.ok());
   EXPECT_EQ(some.value()->getObject("deployment")->getValue<std::string>("tag"), "v1");
   EXPECT_FALSE(ParseValuesJson("[1]").ok());
+}
+
+TEST(UpgradeArgsTest, RepoIsPassedAfterTheVersionAndMustNotLookLikeAFlag) {
+  UpgradeRequest r = Request();
+  r.chart = "demoapp";
+  r.repo = "https://charts.example.com";
+  auto args = UpgradeArgs(V("v3.18.0"), kConn, r);
+  ASSERT_TRUE(args.ok()) << args.error().message;
+  auto it = std::find(args.value().begin(), args.value().end(), "--repo");
+  ASSERT_NE(it, args.value().end());
+  EXPECT_EQ(*(it + 1), "https://charts.example.com");
+  r.repo = "--kubeconfig=/etc/other";
+  auto bad = UpgradeArgs(V("v3.18.0"), kConn, r);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(bad.error().message.find("helm repo"), std::string::npos);
 }
 
 }  // namespace

@@ -338,7 +338,9 @@ TEST_F(RouterTest, MissingVirtualServiceWithoutCreateIsAnErrorNamingIt) {
   EXPECT_EQ(r.error().kind, ErrorKind::kCluster);
   EXPECT_THAT(r.error().message, HasSubstr("VirtualService prod/demoapp not found"));
   EXPECT_TRUE(api_.Writes().empty());
-  EXPECT_FALSE(router.Weights().ok());
+  auto absent = router.Weights();
+  ASSERT_TRUE(absent.ok()) << absent.error().message;
+  EXPECT_FALSE(absent.value().exists);
 }
 
 struct InvalidCase {
