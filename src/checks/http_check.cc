@@ -106,6 +106,7 @@ Status ValidateHttpCheckSpec(const HttpCheckSpec& spec) {
   if (spec.method.empty()) return ConfigError(where + "the method is empty");
   if (spec.timeout.count() <= 0) return ConfigError(where + "the timeout must be positive");
   if (spec.retries < 0) return ConfigError(where + "retries must be 0 or more");
+  if (spec.requests < 1) return ConfigError(where + "requests must be 1 or more");
   if (spec.body_matches) {
     try {
       std::regex(*spec.body_matches, std::regex::ECMAScript);
@@ -124,21 +125,41 @@ CheckResult HttpCheck::Run(const StepContext& step) {
   result.name = spec_.name;
   const std::string url = spec_.url.empty() ? step.target_url : spec_.url;
   const int attempts = 1 + std::max(0, spec_.retries);
+  const int requests = std::max(1, spec_.requests);
   Attempt last;
+  int failed_request = 0;  // 1-based, in the last attempt; 0 when it passed
   for (int attempt = 1; attempt <= attempts; ++attempt) {
     if (attempt > 1) std::this_thread::sleep_for(spec_.retry_delay);
-    last = Once(url);
+    failed_request = 0;
+    for (int request = 1; request <= requests; ++request) {
+      last = Once(url);
+      if (!last.passed) {
+        failed_request = request;
+        break;
+      }
+    }
     result.attempts = attempt;
     if (last.passed) break;
   }
   result.verdict = last.passed ? Verdict::kPass : Verdict::kFail;
-  result.message = spec_.method + " " + url + ": " + last.message;
-  if (last.passed && result.attempts > 1) {
-    result.message += " (passed on attempt " + std::to_string(result.attempts) + " of " +
-                      std::to_string(attempts) + ")";
-  } else if (!last.passed && attempts > 1) {
-    result.message += " (failed " + std::to_string(attempts) + " attempts)";
+  result.message = spec_.method + " " + url + ": ";
+  if (requests > 1 && !last.passed) {
+    result.message +=
+        "request " + std::to_string(failed_request) + " of " + std::to_string(requests) + ": ";
   }
+  result.message += last.message;
+  std::vector<std::string> notes;
+  if (last.passed && requests > 1) notes.push_back("all " + std::to_string(requests) + " requests");
+  if (last.passed && result.attempts > 1) {
+    notes.push_back("passed on attempt " + std::to_string(result.attempts) + " of " +
+                    std::to_string(attempts));
+  } else if (!last.passed && attempts > 1) {
+    notes.push_back("failed " + std::to_string(attempts) + " attempts");
+  }
+  for (std::size_t i = 0; i < notes.size(); ++i) {
+    result.message += (i == 0 ? " (" : "; ") + notes[i];
+  }
+  if (!notes.empty()) result.message += ")";
   result.output = CapOutput(std::move(last.body), last.dropped_bytes);
   result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);

@@ -1,7 +1,14 @@
 // An HTTP(S) request against the candidate, judged by its status, body and (optionally) one
-// JSON field. Retries: a check that fails and then passes within its attempts passes, and its
-// message says on which attempt. TLS peers are verified against the system CAs (plus an
-// optional CA file) unless `insecure` is set.
+// JSON field. TLS peers are verified against the system CAs (plus an optional CA file) unless
+// `insecure` is set.
+//
+// An attempt sends `requests` requests in sequence, each on a fresh connection (so a Service
+// spreads them over its pods), and passes only if every one passes; it stops at the first that
+// fails ("request 3 of 5: expected status 200, got 500 Internal Server Error"). Retries repeat
+// the whole attempt after retry_delay: a check that fails and then passes within its attempts
+// passes, and its message says on which attempt. Retrying a single request instead would let a
+// candidate that fails one request in five pass. At worst Run takes
+// timeout * requests * (1 + retries) plus the retry delays.
 #pragma once
 
 #include <chrono>
@@ -34,6 +41,7 @@ struct HttpCheckSpec {
   std::chrono::milliseconds timeout{10000};  // per attempt: connect, send and receive
   int retries = 0;                           // extra attempts after a failed one
   std::chrono::milliseconds retry_delay{1000};
+  int requests = 1;  // per attempt, in sequence; every one must pass
 
   StatusMatcher expect_status;               // default: any 2xx
   std::optional<std::string> body_contains;  // substring of the response body
@@ -50,7 +58,8 @@ struct HttpCheckSpec {
 };
 
 // Finds what Run would otherwise only report as a failed check: an empty name or method, a
-// body regex that does not compile, a non-positive timeout, negative retries. For config
+// body regex that does not compile, a non-positive timeout, negative retries, fewer than one
+// request. For config
 // validation, before anything runs.
 Status ValidateHttpCheckSpec(const HttpCheckSpec& spec);
 

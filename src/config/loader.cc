@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -170,23 +171,42 @@ class Decoder {
   }
 
   void Http(const YAML::Node& node, const std::string& path, HttpCheckSpec* http) {
-    auto f = r_->Map(node, path, {"url", "method", "headers", "expect", "timeout", "retries"});
+    auto f = r_->Map(node, path,
+                     {"url", "method", "headers", "body", "expect", "timeout", "retries",
+                      "retryDelay", "requests", "insecure", "caFile"});
     if (!f) return;
     r_->String(*f, "url", &http->url);
     r_->String(*f, "method", &http->method);
     r_->StringMap(*f, "headers", &http->headers);
+    r_->String(*f, "body", &http->body);
     r_->Dur(*f, "timeout", &http->timeout);
     r_->Int(*f, "retries", &http->retries);
-    if (f->Has("expect")) {
-      if (auto g = r_->Map(f->nodes.at("expect"), ChildPath(path, "expect"), {"status", "body"})) {
-        r_->Int(*g, "status", &http->expect.status);
-        if (g->Has("body")) {
-          if (auto b = r_->Map(g->nodes.at("body"), ChildPath(path, "expect.body"), {"contains"})) {
-            r_->String(*b, "contains", &http->expect.body_contains);
-          }
-        }
+    r_->Dur(*f, "retryDelay", &http->retry_delay);
+    r_->Int(*f, "requests", &http->requests);
+    r_->Bool(*f, "insecure", &http->insecure);
+    r_->String(*f, "caFile", &http->ca_file);
+    if (f->Has("expect")) Expect(f->nodes.at("expect"), ChildPath(path, "expect"), &http->expect);
+  }
+
+  void Expect(const YAML::Node& node, const std::string& path, HttpExpectation* expect) {
+    auto f = r_->Map(node, path, {"status", "body", "json", "maxLatency"});
+    if (!f) return;
+    r_->Int(*f, "status", &expect->status);
+    if (f->Has("body")) {
+      if (auto b = r_->Map(f->nodes.at("body"), ChildPath(path, "body"), {"contains", "matches"})) {
+        r_->String(*b, "contains", &expect->body_contains);
+        r_->String(*b, "matches", &expect->body_matches);
       }
     }
+    if (f->Has("json")) {
+      JsonExpectation& json = expect->json.emplace();
+      if (auto j = r_->Map(f->nodes.at("json"), ChildPath(path, "json"), {"path", "equals"})) {
+        r_->String(*j, "path", &json.path);
+        r_->String(*j, "equals", &json.equals);
+      }
+    }
+    Duration max_latency{};
+    if (r_->Dur(*f, "maxLatency", &max_latency)) expect->max_latency = max_latency;
   }
 
   void Analysis(const YAML::Node& node, AnalysisSpec* analysis) {
@@ -274,6 +294,37 @@ bool IsDnsSubdomain(const std::string& s) {
   static const std::regex kSubdomain(
       "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
   return !s.empty() && s.size() <= 253 && std::regex_match(s, kSubdomain);
+}
+
+// "a.b.0.c": segments separated by single dots, none empty.
+bool IsDottedPath(const std::string& s) {
+  return !s.empty() && s.front() != '.' && s.back() != '.' && s.find("..") == std::string::npos;
+}
+
+// Why `pattern` does not compile as an ECMAScript std::regex (the checks compile it the same
+// way), in our words: the library's own texts differ between standard library versions.
+std::optional<std::string> RegexProblem(const std::string& pattern) {
+  namespace rc = std::regex_constants;
+  try {
+    std::regex compiled(pattern, rc::ECMAScript);
+    return std::nullopt;
+  } catch (const std::regex_error& e) {
+    const rc::error_type code = e.code();
+    // libstdc++ reports a leading *, + or ? (nothing to repeat) as a parenthesis error too.
+    if (code == rc::error_paren)
+      return "unbalanced parentheses, or *, + or ? with nothing before it";
+    if (code == rc::error_brack) return "unbalanced brackets";
+    if (code == rc::error_brace) return "unbalanced braces";
+    if (code == rc::error_badbrace) return "invalid {n,m} repetition";
+    if (code == rc::error_range) return "invalid character range";
+    if (code == rc::error_escape) return "invalid escape";
+    if (code == rc::error_badrepeat) return "a repetition (*, +, ?, {n}) with nothing to repeat";
+    if (code == rc::error_ctype) return "invalid character class";
+    if (code == rc::error_collate) return "invalid character class or collating element";
+    if (code == rc::error_backref) return "invalid back reference";
+    if (code == rc::error_complexity || code == rc::error_stack) return "too complex";
+    return "not a valid regular expression";
+  }
 }
 
 class Validator {
@@ -514,6 +565,14 @@ class Validator {
         if (Usable(ChildPath(h, "retries")) && (c.http->retries < 0 || c.http->retries > 100)) {
           Err(ChildPath(h, "retries"), "expected 0..100, got " + std::to_string(c.http->retries));
         }
+        if (Usable(ChildPath(h, "requests")) && (c.http->requests < 1 || c.http->requests > 1000)) {
+          Err(ChildPath(h, "requests"),
+              "expected 1..1000, got " + std::to_string(c.http->requests));
+        }
+        if (Usable(ChildPath(h, "caFile")) && c.http->ca_file.empty()) {
+          Err(ChildPath(h, "caFile"), "expected a CA bundle file (PEM), got \"\"");
+        }
+        Expectation(ChildPath(h, "expect"), c.http->expect);
       }
       if (c.command && Usable(ChildPath(path, "command"))) {
         if (c.command->argv.empty() || c.command->argv[0].empty()) {
@@ -524,6 +583,33 @@ class Validator {
         Positive(ChildPath(path, "timeout"), c.command->timeout);
       }
     }
+  }
+
+  void Expectation(const std::string& path, const HttpExpectation& e) {
+    const std::string matches = ChildPath(path, "body.matches");
+    if (e.body_matches && Usable(matches)) {
+      if (auto problem = RegexProblem(*e.body_matches)) {
+        Err(matches, "invalid regular expression " + Quote(*e.body_matches) + " (" + *problem +
+                         "; ECMAScript syntax)");
+      }
+    }
+    const std::string json = ChildPath(path, "json");
+    if (e.json && Usable(json)) {
+      const std::string json_path = ChildPath(json, "path");
+      if (!Given(json_path)) {
+        Err(json_path,
+            "missing; expected a dotted path into the JSON body such as status or "
+            "checks.0.state");
+      } else if (Usable(json_path) && !IsDottedPath(e.json->path)) {
+        Err(json_path, Quote(e.json->path) +
+                           " is not a dotted path such as status or checks.0.state (no empty "
+                           "segments)");
+      }
+      if (!Given(ChildPath(json, "equals"))) {
+        Err(ChildPath(json, "equals"), "missing; expected the value the field must have");
+      }
+    }
+    if (e.max_latency) Positive(ChildPath(path, "maxLatency"), *e.max_latency);
   }
 
   void Analysis() {

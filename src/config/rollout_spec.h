@@ -68,18 +68,34 @@ struct TrafficSpec {
   std::optional<SubsetSpec> subset;
 };
 
+// A JSON field of the response body and the text it must equal (see checks/http_check.h for
+// how values compare: strings as is, numbers and booleans as JSON writes them).
+struct JsonExpectation {
+  std::string path;  // dotted: "status", "checks.0.state"; no empty segment
+  std::string equals;
+};
+
+// What every response must satisfy.
 struct HttpExpectation {
-  int status = 200;
-  std::optional<std::string> body_contains;
+  int status = 200;                          // exactly this status, 100..599
+  std::optional<std::string> body_contains;  // substring of the body
+  std::optional<std::string> body_matches;   // ECMAScript regex found in the body; compiles
+  std::optional<JsonExpectation> json;
+  std::optional<Duration> max_latency;  // positive: request sent to body received
 };
 
 struct HttpCheckSpec {
   std::string url;  // http:// or https:// with a host
   std::string method = "GET";
   std::map<std::string, std::string> headers;
+  std::string body;  // request body; empty: none (POST/PUT/PATCH still send Content-Length 0)
   HttpExpectation expect;
-  Duration timeout = Duration(10 * 1000);
-  int retries = 0;
+  Duration timeout = Duration(10 * 1000);  // per request
+  int retries = 0;                         // 0..100 extra attempts after a failed one
+  Duration retry_delay = Duration(1000);   // between attempts; may be 0
+  int requests = 1;       // 1..1000: requests per attempt, in sequence; every one must pass
+  bool insecure = false;  // skip TLS verification
+  std::string ca_file;    // extra CA bundle (PEM); empty (never given so): system CAs only
 };
 
 struct CommandCheckSpec {

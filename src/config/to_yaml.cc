@@ -45,6 +45,46 @@ class Writer {
       out_ << YAML::Key << k << YAML::Value << YAML::DoubleQuoted << Text(v);
     out_ << YAML::EndMap;
   }
+  // Defaults are printed, so the output shows what the check will do; optional keys only when
+  // set (absent loads back the same as before).
+  void Http(const HttpCheckSpec& h) {
+    Key("http");
+    out_ << YAML::BeginMap;
+    Str("url", h.url);
+    Str("method", h.method);
+    Map("headers", h.headers);
+    if (!h.body.empty()) Str("body", h.body);
+    Key("expect");
+    out_ << YAML::BeginMap;
+    Key("status");
+    out_ << h.expect.status;
+    if (h.expect.body_contains || h.expect.body_matches) {
+      Key("body");
+      out_ << YAML::BeginMap;
+      if (h.expect.body_contains) Str("contains", *h.expect.body_contains);
+      if (h.expect.body_matches) Str("matches", *h.expect.body_matches);
+      out_ << YAML::EndMap;
+    }
+    if (h.expect.json) {
+      Key("json");
+      out_ << YAML::BeginMap;
+      Str("path", h.expect.json->path);
+      Str("equals", h.expect.json->equals);
+      out_ << YAML::EndMap;
+    }
+    if (h.expect.max_latency) Dur("maxLatency", *h.expect.max_latency);
+    out_ << YAML::EndMap;
+    Dur("timeout", h.timeout);
+    Key("retries");
+    out_ << h.retries;
+    Dur("retryDelay", h.retry_delay);
+    Key("requests");
+    out_ << h.requests;
+    Key("insecure");
+    out_ << h.insecure;
+    if (!h.ca_file.empty()) Str("caFile", h.ca_file);
+    out_ << YAML::EndMap;
+  }
   void Release(const char* key, const ReleaseSpec& r) {
     Key(key);
     out_ << YAML::BeginMap;
@@ -113,28 +153,7 @@ class Writer {
     for (const CheckSpec& c : s.checks) {
       out_ << YAML::BeginMap;
       Str("name", c.name);
-      if (c.http) {
-        Key("http");
-        out_ << YAML::BeginMap;
-        Str("url", c.http->url);
-        Str("method", c.http->method);
-        Map("headers", c.http->headers);
-        Key("expect");
-        out_ << YAML::BeginMap;
-        Key("status");
-        out_ << c.http->expect.status;
-        if (c.http->expect.body_contains) {
-          Key("body");
-          out_ << YAML::BeginMap;
-          Str("contains", *c.http->expect.body_contains);
-          out_ << YAML::EndMap;
-        }
-        out_ << YAML::EndMap;
-        Dur("timeout", c.http->timeout);
-        Key("retries");
-        out_ << c.http->retries;
-        out_ << YAML::EndMap;
-      }
+      if (c.http) Http(*c.http);
       if (c.command) {
         List("command", c.command->argv);
         Dur("timeout", c.command->timeout);

@@ -24,6 +24,7 @@ namespace {
 struct ServerState {
   std::atomic<int> requests{0};
   std::atomic<int> flaky_failures_left{0};
+  std::atomic<int> third_fails_seen{0};  // /third-fails answers 500 to its 3rd request only
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
@@ -52,6 +53,13 @@ class Handler : public Poco::Net::HTTPRequestHandler {
         resp.send() << "not yet";
       } else {
         resp.send() << "ready";
+      }
+    } else if (uri == "/third-fails") {
+      if (++state_->third_fails_seen == 3) {
+        resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR);
+        resp.send() << "broken replica";
+      } else {
+        resp.send() << "ok";
       }
     } else if (uri == "/slow") {
       std::unique_lock lock(state_->mu);
@@ -221,6 +229,10 @@ TEST(ValidateHttpCheckSpecTest, NamesTheCheckAndWhatIsWrong) {
   spec.retries = -1;
   EXPECT_EQ(ValidateHttpCheckSpec(spec).error().message,
             "http check \"health\": retries must be 0 or more");
+  spec.retries = 0;
+  spec.requests = 0;
+  EXPECT_EQ(ValidateHttpCheckSpec(spec).error().message,
+            "http check \"health\": requests must be 1 or more");
 }
 
 TEST_F(HttpCheckTest, JsonFieldByDottedPath) {
@@ -290,6 +302,54 @@ TEST_F(HttpCheckTest, RetriesExhaustedFailWithTheLastReason) {
   EXPECT_EQ(r.message,
             "GET " + Url("/flaky") +
                 ": expected status 2xx, got 503 Service Unavailable (failed 3 attempts)");
+}
+
+TEST_F(HttpCheckTest, RequestsAllPass) {
+  HttpCheckSpec spec = Spec("/status/200");
+  spec.requests = 4;
+  const CheckResult r = Run(spec);
+  EXPECT_EQ(r.verdict, Verdict::kPass) << r.message;
+  EXPECT_EQ(r.message, "GET " + Url("/status/200") + ": 200 OK (all 4 requests)");
+  EXPECT_EQ(state_.requests.load(), 4);
+  EXPECT_EQ(r.attempts, 1);
+}
+
+TEST_F(HttpCheckTest, RequestsStopAtTheFirstFailureAndNameIt) {
+  HttpCheckSpec spec = Spec("/third-fails");
+  spec.requests = 5;
+  spec.expect_status = Status({"200"});
+  const CheckResult r = Run(spec);
+  EXPECT_EQ(r.verdict, Verdict::kFail);
+  EXPECT_EQ(r.message, "GET " + Url("/third-fails") +
+                           ": request 3 of 5: expected status 200, got 500 Internal Server Error");
+  EXPECT_EQ(r.output, "broken replica");
+  EXPECT_EQ(state_.requests.load(), 3);  // requests 4 and 5 are not sent
+}
+
+// A retry repeats the whole series: the second attempt's five requests (4th to 8th) all pass.
+TEST_F(HttpCheckTest, RetryRepeatsAllRequests) {
+  HttpCheckSpec spec = Spec("/third-fails");
+  spec.requests = 5;
+  spec.retries = 2;
+  const CheckResult r = Run(spec);
+  EXPECT_EQ(r.verdict, Verdict::kPass) << r.message;
+  EXPECT_EQ(r.attempts, 2);
+  EXPECT_EQ(state_.requests.load(), 8);
+  EXPECT_EQ(r.message,
+            "GET " + Url("/third-fails") + ": 200 OK (all 5 requests; passed on attempt 2 of 3)");
+}
+
+TEST_F(HttpCheckTest, RequestsFailingEveryAttemptSayWhichRequest) {
+  state_.flaky_failures_left = 100;
+  HttpCheckSpec spec = Spec("/flaky");
+  spec.requests = 3;
+  spec.retries = 1;
+  const CheckResult r = Run(spec);
+  EXPECT_EQ(r.verdict, Verdict::kFail);
+  EXPECT_EQ(r.message, "GET " + Url("/flaky") +
+                           ": request 1 of 3: expected status 2xx, got 503 Service Unavailable "
+                           "(failed 2 attempts)");
+  EXPECT_EQ(state_.requests.load(), 2);
 }
 
 TEST_F(HttpCheckTest, TimeoutFails) {

@@ -195,6 +195,165 @@ TEST(ValidConfig, CommandAndHttpCheckDetails) {
   EXPECT_EQ(h.retries, 3);
 }
 
+TEST(ValidConfig, HttpCheckDefaults) {
+  RolloutSpec s = MustParse(std::string(kMinimal) +
+                            "checks: [{name: health, http: {url: \"http://web/health\"}}]\n");
+  const HttpCheckSpec& h = *s.checks[0].http;
+  EXPECT_EQ(h.body, "");
+  EXPECT_EQ(h.retries, 0);
+  EXPECT_EQ(h.retry_delay, std::chrono::seconds(1));
+  EXPECT_EQ(h.requests, 1);
+  EXPECT_FALSE(h.insecure);
+  EXPECT_EQ(h.ca_file, "");
+  EXPECT_EQ(h.expect.status, 200);
+  EXPECT_FALSE(h.expect.body_contains.has_value());
+  EXPECT_FALSE(h.expect.body_matches.has_value());
+  EXPECT_FALSE(h.expect.json.has_value());
+  EXPECT_FALSE(h.expect.max_latency.has_value());
+}
+
+// Every http key at once, as a block and as the flow style of the design document.
+constexpr const char* kEveryHttpKey = R"(checks:
+  - name: api
+    http:
+      url: https://web.example/api
+      method: POST
+      headers: {Content-Type: application/json}
+      body: '{"probe": true}'
+      timeout: 2s
+      retries: 4
+      retryDelay: 250ms
+      requests: 5
+      insecure: true
+      caFile: /etc/ssl/internal-ca.pem
+      expect:
+        status: 201
+        body: {contains: created, matches: "^\\{.*\"id\":[0-9]+"}
+        json: {path: data.items.0.state, equals: ok}
+        maxLatency: 500ms
+  - {name: zero-delay, http: {url: "http://web/", retryDelay: 0s, expect: {json: {path: n, equals: 2}}}}
+)";
+
+TEST(ValidConfig, HttpCheckEveryKey) {
+  RolloutSpec s = MustParse(std::string(kMinimal) + kEveryHttpKey);
+  ASSERT_EQ(s.checks.size(), 2u);
+  const HttpCheckSpec& h = *s.checks[0].http;
+  EXPECT_EQ(h.method, "POST");
+  EXPECT_EQ(h.headers.at("Content-Type"), "application/json");
+  EXPECT_EQ(h.body, R"({"probe": true})");
+  EXPECT_EQ(h.timeout, std::chrono::seconds(2));
+  EXPECT_EQ(h.retries, 4);
+  EXPECT_EQ(h.retry_delay, std::chrono::milliseconds(250));
+  EXPECT_EQ(h.requests, 5);
+  EXPECT_TRUE(h.insecure);
+  EXPECT_EQ(h.ca_file, "/etc/ssl/internal-ca.pem");
+  EXPECT_EQ(h.expect.status, 201);
+  EXPECT_EQ(h.expect.body_contains, "created");
+  EXPECT_EQ(h.expect.body_matches, R"(^\{.*"id":[0-9]+)");
+  ASSERT_TRUE(h.expect.json.has_value());
+  EXPECT_EQ(h.expect.json->path, "data.items.0.state");
+  EXPECT_EQ(h.expect.json->equals, "ok");
+  EXPECT_EQ(h.expect.max_latency, std::chrono::milliseconds(500));
+  const HttpCheckSpec& zero = *s.checks[1].http;
+  EXPECT_EQ(zero.retry_delay, std::chrono::milliseconds(0));  // no pause is a valid choice
+  EXPECT_EQ(zero.expect.json->equals, "2");  // compared as text, as JSON writes the number
+}
+
+TEST(ValidConfig, HttpRequestsBounds) {
+  for (int n : {1, 1000}) {
+    RolloutSpec s = MustParse(
+        std::string(kMinimal) +
+        "checks: [{name: h, http: {url: \"http://web/\", requests: " + std::to_string(n) + "}}]\n");
+    EXPECT_EQ(s.checks[0].http->requests, n);
+  }
+}
+
+// One check whose http mapping is `http`, at line 6 of the file; returns the error text.
+std::string HttpFails(const std::string& http) {
+  return MustFail(std::string(kMinimal) + "checks:\n  - name: h\n    http: " + http + "\n");
+}
+
+TEST(InvalidHttpCheck, Requests) {
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", requests: 0}"),
+            "rollout.yaml:7:42: checks[0].http.requests: expected 1..1000, got 0");
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", requests: 1001}"),
+            "rollout.yaml:7:42: checks[0].http.requests: expected 1..1000, got 1001");
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", requests: many}"),
+            "rollout.yaml:7:42: checks[0].http.requests: expected an integer, got \"many\"");
+}
+
+TEST(InvalidHttpCheck, RetryDelay) {
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", retryDelay: soon}"),
+            "rollout.yaml:7:44: checks[0].http.retryDelay: expected a duration such as \"30s\", "
+            "\"5m\" or \"1h30m\", got \"soon\"");
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", retryDelay: -1s}"),
+            "rollout.yaml:7:44: checks[0].http.retryDelay: expected a duration such as \"30s\", "
+            "\"5m\" or \"1h30m\", got \"-1s\"");
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", retrydelay: 1s}"),
+            "rollout.yaml:7:32: checks[0].http.retrydelay: unknown key; did you mean "
+            "`retryDelay`?");
+}
+
+TEST(InvalidHttpCheck, InsecureAndCaFile) {
+  EXPECT_EQ(HttpFails("{url: \"https://web/\", insecure: yes}"),
+            "rollout.yaml:7:43: checks[0].http.insecure: expected true or false, got \"yes\"");
+  EXPECT_EQ(HttpFails("{url: \"https://web/\", caFile: \"\"}"),
+            "rollout.yaml:7:41: checks[0].http.caFile: expected a CA bundle file (PEM), got \"\"");
+  EXPECT_EQ(HttpFails("{url: \"https://web/\", caFile: [a.pem]}"),
+            "rollout.yaml:7:41: checks[0].http.caFile: expected a string, got a list");
+}
+
+TEST(InvalidHttpCheck, Body) {
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", method: POST, body: {a: 1}}"),
+            "rollout.yaml:7:52: checks[0].http.body: expected a string, got a mapping");
+}
+
+TEST(InvalidHttpCheck, BodyMatchesMustCompile) {
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", expect: {body: {matches: \"(v2\"}}}"),
+            "rollout.yaml:7:57: checks[0].http.expect.body.matches: invalid regular expression "
+            "\"(v2\" (unbalanced parentheses, or *, + or ? with nothing before it; ECMAScript "
+            "syntax)");
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", expect: {body: {matches: \"[a\"}}}"),
+            "rollout.yaml:7:57: checks[0].http.expect.body.matches: invalid regular expression "
+            "\"[a\" (unbalanced brackets; ECMAScript syntax)");
+  EXPECT_THAT(HttpFails("{url: \"http://web/\", expect: {body: {matches: \"*v2\"}}}"),
+              HasSubstr("checks[0].http.expect.body.matches: invalid regular expression \"*v2\""));
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", expect: {body: {match: v2}}}"),
+            "rollout.yaml:7:48: checks[0].http.expect.body.match: unknown key; did you mean "
+            "`matches`?");
+}
+
+TEST(InvalidHttpCheck, JsonNeedsPathAndEquals) {
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", expect: {json: {path: status}}}"),
+            "rollout.yaml:7:47: checks[0].http.expect.json.equals: missing; expected the value "
+            "the field must have");
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", expect: {json: {equals: ok}}}"),
+            "rollout.yaml:7:47: checks[0].http.expect.json.path: missing; expected a dotted path "
+            "into the JSON body such as status or checks.0.state");
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", expect: {json: {path: a..b, equals: ok}}}"),
+            "rollout.yaml:7:54: checks[0].http.expect.json.path: \"a..b\" is not a dotted path "
+            "such as status or checks.0.state (no empty segments)");
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", expect: {json: status}}"),
+            "rollout.yaml:7:47: checks[0].http.expect.json: expected a mapping, got a scalar");
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", expect: {json: {path: s, equal: ok}}}"),
+            "rollout.yaml:7:47: checks[0].http.expect.json.equals: missing; expected the value "
+            "the field must have\n"
+            "rollout.yaml:7:57: checks[0].http.expect.json.equal: unknown key; did you mean "
+            "`equals`?");
+}
+
+TEST(InvalidHttpCheck, MaxLatency) {
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", expect: {maxLatency: 0s}}"),
+            "rollout.yaml:7:53: checks[0].http.expect.maxLatency: expected a duration greater "
+            "than 0");
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", expect: {maxLatency: fast}}"),
+            "rollout.yaml:7:53: checks[0].http.expect.maxLatency: expected a duration such as "
+            "\"30s\", \"5m\" or \"1h30m\", got \"fast\"");
+  EXPECT_EQ(HttpFails("{url: \"http://web/\", expect: {maxlatency: 1s}}"),
+            "rollout.yaml:7:41: checks[0].http.expect.maxlatency: unknown key; did you mean "
+            "`maxLatency`?");
+}
+
 TEST(ValidConfig, MissingFileIsAConfigErrorNamingIt) {
   auto spec = LoadRolloutSpec("/nonexistent/rollout.yaml", {});
   ASSERT_FALSE(spec.ok());
@@ -377,6 +536,42 @@ TEST(ToYaml, RoundTripsTheEffectiveConfiguration) {
   EXPECT_THAT(second.traffic.steps, ElementsAre(0, 30, 60, 100));
   EXPECT_EQ(second.analysis->metrics[0].min, 99);
   EXPECT_EQ(second.checks[0].http->retries, 3);
+  // Keys the example leaves out print with their defaults and load back to them.
+  EXPECT_THAT(printed, HasSubstr("retryDelay: 1s"));
+  EXPECT_THAT(printed, HasSubstr("requests: 1"));
+  EXPECT_EQ(second.checks[0].http->retry_delay, std::chrono::seconds(1));
+  EXPECT_EQ(second.checks[0].http->requests, 1);
+  EXPECT_FALSE(second.checks[0].http->insecure);
+}
+
+TEST(ToYaml, RoundTripsEveryHttpCheckKey) {
+  RolloutSpec first = MustParse(std::string(kMinimal) + kEveryHttpKey);
+  const std::string printed = ToYaml(first);
+  for (const char* key : {"body:", "retryDelay: 250ms", "requests: 5", "insecure: true",
+                          "caFile:", "matches:", "json:", "maxLatency: 500ms"}) {
+    EXPECT_THAT(printed, HasSubstr(key));
+  }
+  RolloutSpec second = MustParse(printed, {});
+  EXPECT_EQ(ToYaml(second), printed);
+  const HttpCheckSpec& a = *first.checks[0].http;
+  const HttpCheckSpec& b = *second.checks[0].http;
+  EXPECT_EQ(b.body, a.body);
+  EXPECT_EQ(b.retry_delay, a.retry_delay);
+  EXPECT_EQ(b.requests, a.requests);
+  EXPECT_EQ(b.insecure, a.insecure);
+  EXPECT_EQ(b.ca_file, a.ca_file);
+  EXPECT_EQ(b.expect.body_contains, a.expect.body_contains);
+  EXPECT_EQ(b.expect.body_matches, a.expect.body_matches);
+  EXPECT_EQ(b.expect.json->path, a.expect.json->path);
+  EXPECT_EQ(b.expect.json->equals, a.expect.json->equals);
+  EXPECT_EQ(b.expect.max_latency, a.expect.max_latency);
+  EXPECT_EQ(second.checks[1].http->retry_delay, std::chrono::milliseconds(0));
+  // A regex anchored with "$" is not a variable reference, before or after printing.
+  RolloutSpec anchored = MustParse(std::string(kMinimal) +
+                                   "checks: [{name: h, http: {url: \"http://web/\", "
+                                   "expect: {body: {matches: \"^ok$$\"}}}}]\n");
+  EXPECT_EQ(anchored.checks[0].http->expect.body_matches, "^ok$");
+  EXPECT_EQ(MustParse(ToYaml(anchored), {}).checks[0].http->expect.body_matches, "^ok$");
 }
 
 TEST(ToYaml, DollarSurvivesTheRoundTrip) {
