@@ -48,7 +48,7 @@ class Check {
   virtual ~Check() = default;
   virtual const std::string& name() const = 0;
   // Runs the check once (including its own retries). Blocks for at most the check's timeout
-  // times its attempts, plus retry delays.
+  // times its attempts (HTTP: times its requests per attempt), plus retry delays.
   virtual CheckResult Run(const StepContext& step) = 0;
 };
 

@@ -11,8 +11,10 @@
 //     blue-green: exactly [0, 100]; canary: both releases in one namespace;
 //     the candidate is never the stable release itself;
 //   - checks: unique names, exactly one of http and command, http URLs with http(s) scheme and
-//     host (Poco::URI), known methods, status 100..599; metrics: unique names, min or max
-//     (min <= max), a query unless built in; durations positive.
+//     host (Poco::URI), known methods, status 100..599, retries 0..100, requests 1..1000, a
+//     non-empty caFile, expect.body.matches a valid ECMAScript regex, expect.json with both
+//     path (dotted, no empty segment) and equals; metrics: unique names, min or max
+//     (min <= max), a query unless built in; durations positive (except http retryDelay, >= 0).
 // Every problem is reported, each on its own line, as
 //   rollout.yaml:12:10: traffic.steps[2]: 50 must be greater than the previous step 60
 // (an override names its variable or flag instead of file:line:column), in an Error of kind
@@ -21,9 +23,10 @@
 // Defaults: strategy hybrid; helm.timeout 5m; releases = app (canary: candidate app-canary;
 // blue-green: app-blue and app-green); candidate.namespace = stable.namespace except for hybrid;
 // services = their release; virtualService {namespace: stable.namespace, name: app};
-// steps [0, 30, 60, 100] (blue-green [0, 100]); http checks GET, expect status 200, timeout 10s;
-// command checks timeout 5m; analysis interval 30s, window 2m; rollback {auto: true, candidate:
-// keep}; reports.dir canaryctl-reports; lock.ttl 1h.
+// steps [0, 30, 60, 100] (blue-green [0, 100]); http checks GET, no body, expect status 200,
+// timeout 10s, retries 0, retryDelay 1s, requests 1, insecure false; command checks timeout 5m;
+// analysis interval 30s, window 2m; rollback {auto: true, candidate: keep}; reports.dir
+// canaryctl-reports; lock.ttl 1h.
 #pragma once
 
 #include <string>
