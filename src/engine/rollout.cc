@@ -104,7 +104,7 @@ class Rollout::Job {
   Job(Rollout& r, Command cmd) : r_(r), spec_(r.spec_), cmd_(std::move(cmd)) {
     out_.record.app = spec_.app;
     out_.record.strategy = config::StrategyName(spec_.strategy);
-    out_.record.phase = Label();
+    out_.record.phase = std::string(CommandName(cmd_.kind));
     out_.record.pipeline = {r.job_.pipeline_id,    r.job_.pipeline_url, r.job_.job_id,
                             r.job_.job_name,       r.job_.job_url,      r.job_.user_login,
                             r.job_.commit_ref_name};
@@ -490,6 +490,12 @@ checks::Verdict Rollout::Job::RunChecks(const std::string& phase, int weight,
                  checks::VerdictName(result.verdict), result.message.empty() ? "" : ": ",
                  result.message, checks::FormatDuration(result.duration));
     const bool failed = result.verdict != checks::Verdict::kPass;
+    if (failed && !result.output.empty()) {
+      // Why it failed, in the job log: the check's own words (redacted by the log sink).
+      std::string output = result.output;
+      while (!output.empty() && output.back() == '\n') output.pop_back();
+      spdlog::info("output of check {}:\n{}", result.name, output);
+    }
     step.checks.push_back(std::move(result));
     if (failed) {
       // An inconclusive check is not a pass: traffic only moves on evidence.
@@ -548,8 +554,11 @@ Outcome Rollout::Job::CheckFailed(const std::string& why) {
   rollback.out_.record = out_.record;
   rollback.started_ = started_;
   Outcome rb = rollback.Execute();
+  // What the rollback wrote is where this command ends.
+  state_ = rollback.state_;
+  snap_.traffic = rollback.snap_.traffic;
   out_.record = rb.record;
-  out_.record.phase = Label();
+  out_.record.phase = std::string(CommandName(cmd_.kind));
   if (!rb.error) {
     return Finish(Error{ErrorKind::kCheckFailed, why + "; rolled back: all traffic on stable"},
                   report::Outcome::kRolledBack);

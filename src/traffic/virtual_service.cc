@@ -296,7 +296,15 @@ Result<ManagedRoute> FindManagedRoute(const Object::Ptr& vs, const RouterConfig&
   if (both.size() == 1) {
     m = both[0];
   } else if (stable_only.size() > 1) {
-    return ambiguous(stable_only);
+    // Routes with a `match` serve particular requests (an admin path, a header); the one
+    // without is the catch-all that carries the application's traffic: that one is split.
+    std::vector<ManagedRoute> catch_all;
+    for (const auto& r : stable_only) {
+      Array::Ptr match = http->getObject(r.http_index)->getArray("match");
+      if (!match || match->size() == 0) catch_all.push_back(r);
+    }
+    if (catch_all.size() != 1) return ambiguous(stable_only);
+    m = catch_all[0];
   } else if (stable_only.size() == 1) {
     m = stable_only[0];
   } else if (!invalid.empty()) {

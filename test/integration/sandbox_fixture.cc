@@ -292,6 +292,7 @@ testing::AssertionResult Sandbox::Start() {
                                    "--job-duration-ms",
                                    std::to_string(options_.job_duration_ms)};
   if (options_.tls) args.push_back("--tls");
+  if (!options_.token.empty()) args.insert(args.end(), {"--token", options_.token});
   if (options_.request_log) {
     args.push_back("--request-log");
     args.push_back(request_log_path());

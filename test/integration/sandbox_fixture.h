@@ -102,6 +102,7 @@ struct SandboxOptions {
   int ready_delay_ms = 100;
   int job_duration_ms = 100;
   bool request_log = false;  // --request-log <dir>/requests.log
+  std::string token = "";    // --token: bearer-token auth besides client certificates
   std::chrono::milliseconds start_timeout = 20s;
 };
 

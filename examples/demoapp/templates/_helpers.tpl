@@ -1,6 +1,15 @@
-{{/* The application's name: every object is called flaskapp, as in the article. */}}
+{{/* The application's name. Release `demoapp` (one per namespace, the article's flow) calls
+every object flaskapp; releases sharing a namespace get a suffix from their name, so that
+demoapp-canary (strategy canary) is flaskapp-canary and demoapp-blue/-green (blue-green) are
+flaskapp-blue/-green. nameOverride wins. */}}
 {{- define "demoapp.name" -}}
-flaskapp
+{{- if .Values.nameOverride -}}
+{{ .Values.nameOverride }}
+{{- else if hasPrefix "demoapp" .Release.Name -}}
+{{ printf "flaskapp%s" (trimPrefix "demoapp" .Release.Name) }}
+{{- else -}}
+{{ .Release.Name }}
+{{- end }}
 {{- end }}
 
 {{/* Chart label value: name-version, trimmed to the 63 characters a label allows. */}}

@@ -394,12 +394,38 @@ INSTANTIATE_TEST_SUITE_P(
                         kCandidate + ",\"weight\":0}]},{\"name\":\"b\",\"route\":[" + kStable +
                         ",\"weight\":100}," + kCandidate + ",\"weight\":0}]}]",
                     "ambiguous: http[0] \"a\", http[1] \"b\""},
+        InvalidCase{"TwoCatchAllRoutesToStable",
+                    std::string("[{\"name\":\"a\",\"route\":[") + kStable + "}]}," +
+                        "{\"name\":\"b\",\"route\":[" + kStable + "}]}]",
+                    "ambiguous: http[0] \"a\", http[1] \"b\""},
         InvalidCase{"StablePairedWithAnother",
                     std::string("[{\"route\":[") + kStable +
                         ",\"weight\":50},{\"destination\":{\"host\":\"legacy.prod\"},"
                         "\"weight\":50}]}]",
                     "pairs the stable destination with another one (legacy.prod)"}),
     [](const ::testing::TestParamInfo<InvalidCase>& info) { return info.param.name; });
+
+TEST_F(RouterTest, OfSeveralRoutesToStableTheCatchAllIsTheManagedOne) {
+  api_.Store(std::string(R"({"apiVersion":"networking.istio.io/v1","kind":"VirtualService",
+    "metadata":{"name":"demoapp","namespace":"prod","resourceVersion":"1"},"spec":{"http":[
+      {"name":"admin","match":[{"uri":{"prefix":"/admin"}}],"route":[)") +
+             kStable + R"(}]},
+      {"name":"main","route":[)" +
+             kStable + R"(}]}]}})");
+  IstioRouter router(api_, Hybrid());
+  ASSERT_TRUE(router.Reconcile().ok());
+  auto w = router.Weights();
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  auto set = router.SetWeights({70, 30, "{}", "", w.value().resource_version, false});
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  const std::string text = json::Stringify(*api_.object);
+  // The admin route still has its single destination; main got the candidate at 30.
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"({"match":[{"uri":{"prefix":"/admin"}}],"name":"admin","route":[{"destination":{"host":"flaskapp.prod.svc.cluster.local"}}]})"));
+  EXPECT_THAT(text, HasSubstr(R"("host":"flaskapp.stage.svc.cluster.local"},"weight":30)"));
+}
 
 TEST_F(RouterTest, WeightsOutsideTheRulesAreAConfigErrorWithNoRequest) {
   api_.Store(kRichVs);
