@@ -479,6 +479,88 @@ TEST_P(CliFlowTest, InvalidConfigurationsMakeNoRequestToTheCluster) {
   EXPECT_GT(CanaryctlRequests(), before);
 }
 
+// `run` performs the whole flow; the candidate's commit and the changelog since the stable
+// release's commit come from the repository; a secret never reaches a log or a report.
+TEST_P(CliFlowTest, RunRecordsCommitsAndChangelogAndHidesSecrets) {
+  InstallStable(kHybrid);
+  const std::string secret = "s3cr3t-9c1f7e2a44b0";
+  config_ = Config(kHybrid,
+                   "secrets: [DEPLOY_TOKEN]\n"
+                   "lock: {ttl: 30m}\n");
+  // The secret goes to helm as a value too (redacted from the command shown).
+  std::string yaml = ReadFile(config_);
+  yaml.replace(yaml.find("set: {deployment.tag: \"${TAG}\"}"),
+               std::string("set: {deployment.tag: \"${TAG}\"}").size(),
+               "set: {deployment.tag: \"${TAG}\", db.password: \"${DEPLOY_TOKEN}\"}");
+  config_ = work_->Write("rollout.yaml", yaml);
+  work_->Write("gate.sh", "echo \"using token $DEPLOY_TOKEN\"\n" + std::string(kGateScript));
+
+  RunOptions git_env;
+  git_env.cwd = work_->path();
+  git_env.env = {{"GIT_AUTHOR_NAME", "Ana"},    {"GIT_AUTHOR_EMAIL", "ana@example.com"},
+                 {"GIT_COMMITTER_NAME", "Ana"}, {"GIT_COMMITTER_EMAIL", "ana@example.com"},
+                 {"HOME", work_->path()},       {"GIT_CONFIG_NOSYSTEM", "1"}};
+  auto git = [&](std::vector<std::string> args) {
+    auto r = RunProcess("/usr/bin/git", args, git_env);
+    EXPECT_TRUE(Succeeded(r));
+    while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+    return r.out;
+  };
+  git({"init", "-q", "-b", "main"});
+  git({"commit", "-q", "--allow-empty", "-m", "Initial version"});
+  const std::string v1 = git({"rev-parse", "HEAD"});
+
+  std::vector<CommandResult> results;
+  auto canaryctl = [&](std::vector<std::string> args, std::map<std::string, std::string> env) {
+    env["DEPLOY_TOKEN"] = secret;
+    results.push_back(Canaryctl(args, env));
+    return results.back();
+  };
+  auto first = canaryctl({"-v", "run", "--pause", "0s"}, {{"CI_COMMIT_SHA", v1}});
+  ASSERT_TRUE(Succeeded(first));
+  EXPECT_EQ(Str(State(), "/phase"), "promoted");
+  EXPECT_EQ(Str(State(), "/stable/commit"), v1);
+  ExpectWeights(kHybrid, 100, 0, "after run");
+  EXPECT_NE(Report("junit.xml").find("shift/60"), std::string::npos);
+
+  git({"commit", "-q", "--allow-empty", "-m", "Add the search page"});
+  git({"commit", "-q", "--allow-empty", "-m", "Fix the login redirect"});
+  const std::string v3 = git({"rev-parse", "HEAD"});
+  tag_ = "v3";
+  pipeline_ = "300";
+  ASSERT_TRUE(Succeeded(canaryctl({"deploy"}, {{"CI_COMMIT_SHA", v3}})));
+  EXPECT_EQ(Str(State(), "/candidate/commit"), v3);
+  const std::string summary = Report("summary.md");
+  EXPECT_NE(summary.find("Add the search page"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("Fix the login redirect"), std::string::npos) << summary;
+  EXPECT_EQ(summary.find("Initial version"), std::string::npos) << summary;
+  EXPECT_NE(Report("rollout.env").find("CANARYCTL_CANDIDATE_COMMIT=" + v3), std::string::npos);
+
+  // A failing check prints its output (which holds the secret) into the log: masked.
+  ASSERT_TRUE(Succeeded(canaryctl({"-v", "test"}, {{"CI_COMMIT_SHA", v3}})));
+  auto failed = canaryctl({"-v", "--log-format", "json", "shift", "30"},
+                          {{"CI_COMMIT_SHA", v3}, {"FAIL_AT", "30"}});
+  EXPECT_EQ(failed.exit_code, 1) << failed.Describe();
+  EXPECT_NE(failed.err.find("using token [MASKED]"), std::string::npos) << failed.err;
+  // --log-format json: every line of the log is one JSON object.
+  std::istringstream lines(failed.err);
+  for (std::string line; std::getline(lines, line);) {
+    std::string err;
+    ParseJson(line, &err);
+    EXPECT_TRUE(err.empty()) << line;
+  }
+  for (const auto& r : results) {
+    EXPECT_EQ(r.out.find(secret), std::string::npos) << r.command;
+    EXPECT_EQ(r.err.find(secret), std::string::npos) << r.command;
+  }
+  for (const auto& e : fs::directory_iterator(work_->path() + "/reports")) {
+    EXPECT_EQ(ReadFile(e.path().string()).find(secret), std::string::npos) << e.path();
+  }
+  // helm did receive it.
+  auto values = HelmJson(*clients_, {"get", "values", "demoapp", "-n", "prod"});
+  EXPECT_EQ(Str(values, "/db/password"), secret);
+}
+
 INSTANTIATE_TEST_SUITE_P(Tools, CliFlowTest, testing::ValuesIn(ToolSets()), ToolSetName);
 
 // ---------------------------------------------------------------------------------------------
