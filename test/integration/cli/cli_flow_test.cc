@@ -3,6 +3,10 @@
 // client certificates and with a token, and invalid input that must not reach the cluster.
 // After each command: the VirtualService's weights and its untouched fields, the helm releases,
 // the state annotation, and the reports.
+#include <Poco/Pipe.h>
+#include <Poco/PipeStream.h>
+#include <Poco/Process.h>
+#include <signal.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -559,6 +563,45 @@ TEST_P(CliFlowTest, RunRecordsCommitsAndChangelogAndHidesSecrets) {
   // helm did receive it.
   auto values = HelmJson(*clients_, {"get", "values", "demoapp", "-n", "prod"});
   EXPECT_EQ(Str(values, "/db/password"), secret);
+}
+
+// SIGTERM (GitLab cancelling the job) during the checks of a step: the command stops after the
+// running check, leaves the state consistent with the route, exits 130, and a rerun finishes.
+TEST_P(CliFlowTest, SigtermDuringAStepLeavesAConsistentStateAndExits130) {
+  InstallStable(kHybrid);
+  config_ = Config(kHybrid);
+  ASSERT_TRUE(Succeeded(Canaryctl({"deploy"})));
+  ASSERT_TRUE(Succeeded(Canaryctl({"test"})));
+  const std::string started = work_->path() + "/started";
+  work_->Write("gate.sh", "touch " + started + "\nsleep 2\n");
+  Poco::Process::Env env = PrivateClientEnv(clients_->home(), sandbox_.kubeconfig());
+  env["HELM_BIN"] = clients_->tools().helm;
+  env["CI_PIPELINE_ID"] = pipeline_;
+  env["TAG"] = tag_;
+  Poco::Pipe out, err;
+  Poco::ProcessHandle handle = Poco::Process::launch(
+      CANARYCTL_BIN, {"--config", config_, "--kubeconfig", sandbox_.kubeconfig(), "shift", "30"},
+      work_->path(), nullptr, &out, &err, env);
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(started); }, 30s));
+  ASSERT_EQ(kill(handle.id(), SIGTERM), 0);
+  Poco::PipeInputStream out_stream(out), err_stream(err);
+  std::string output((std::istreambuf_iterator<char>(err_stream)),
+                     std::istreambuf_iterator<char>());
+  std::string ignored((std::istreambuf_iterator<char>(out_stream)),
+                      std::istreambuf_iterator<char>());
+  EXPECT_EQ(handle.wait(), 130) << output;
+  EXPECT_NE(output.find("interrupted"), std::string::npos) << output;
+  // The state says what the route holds.
+  auto state = State();
+  EXPECT_EQ(Str(state, "/phase"), "failed");
+  auto w = Weights(Vs());
+  EXPECT_EQ(Int(state, "/currentWeights/candidate"), w[Fqdn("flaskapp", "stage")]);
+  EXPECT_EQ(Int(state, "/currentWeights/stable"), w[Fqdn("flaskapp", "prod")]);
+  EXPECT_TRUE(Locked());  // still this pipeline's, for its retried job
+  work_->Write("gate.sh", kGateScript);
+  ASSERT_TRUE(Succeeded(Canaryctl({"shift", "30"})));
+  ExpectWeights(kHybrid, 70, 30, "after the rerun");
+  EXPECT_EQ(Str(State(), "/phase"), "shifted");
 }
 
 INSTANTIATE_TEST_SUITE_P(Tools, CliFlowTest, testing::ValuesIn(ToolSets()), ToolSetName);
