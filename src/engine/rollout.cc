@@ -651,9 +651,13 @@ std::vector<std::string> Rollout::Job::PreviewLines(const Decision& d, const Loc
     const Weights end = d.end;
     u.stable = end.stable;
     u.candidate = end.candidate;
-    u.state_json = SerializeState(state_);
+    const bool ends = cmd_.kind == CommandKind::kPromote || cmd_.kind == CommandKind::kRollback;
+    // The annotations as the command would leave them: the end state, and the lock kept for
+    // the pipeline's next job or released when the rollout ends.
+    u.state_json = SerializeState(Complete(state_, d, Ctx(), std::nullopt));
+    if (!ends) u.lock_json = SerializeLock(ld.lock);
     u.expected_resource_version = snap_.traffic.resource_version;
-    u.remove_test_route = cmd_.kind == CommandKind::kPromote || cmd_.kind == CommandKind::kRollback;
+    u.remove_test_route = ends;
     auto planned = snap_.router->PlanWeights(u);
     if (planned.ok()) {
       lines.push_back("traffic: " + spec_.traffic.virtual_service.namespace_name + "/" +
@@ -742,7 +746,6 @@ Outcome Rollout::Job::Execute() {
     if (!snap_.state) state_.current = RouteWeights();
     decision_ = Decide(r_.plan_, snap_.state ? std::optional(state_) : std::nullopt, cmd_);
     if (decision_.verdict == Verdict::kRefuse) {
-      spdlog::error("{}", decision_.message);
       if (r_.options_.dry_run) out_.preview = PreviewLines(decision_, ld);
       return Finish(decision_.ToError(), report::Outcome::kFailed);
     }

@@ -604,6 +604,30 @@ TEST_P(CliFlowTest, SigtermDuringAStepLeavesAConsistentStateAndExits130) {
   EXPECT_EQ(Str(State(), "/phase"), "shifted");
 }
 
+// helm failing: exit 3 with helm's own last lines, the state records the failure with the
+// weights untouched, and a rerun with a working chart converges.
+TEST_P(CliFlowTest, HelmFailureExitsThreeWithItsLastLines) {
+  InstallStable(kHybrid);
+  config_ = Config(kHybrid);
+  std::string yaml = ReadFile(config_);
+  const std::string chart = SourcePath("examples/demoapp");
+  const std::string broken = work_->path() + "/broken-chart";
+  fs::copy(chart, broken, fs::copy_options::recursive);
+  // A template helm cannot render.
+  work_->Write("broken-chart/templates/broken.yaml", "kind: {{ .Values.nope.missing }}\n");
+  yaml.replace(yaml.find("chart: " + chart), chart.size() + 7, "chart: " + broken);
+  config_ = work_->Write("rollout.yaml", yaml);
+  auto r = Canaryctl({"deploy"});
+  EXPECT_EQ(r.exit_code, 3) << r.Describe();
+  EXPECT_NE(r.err.find("nil pointer evaluating interface {}.missing"), std::string::npos) << r.err;
+  EXPECT_EQ(Str(State(), "/phase"), "failed");
+  ExpectWeights(kHybrid, 100, 0, "after the failed deploy");
+  ExpectReports("deploy", 0, "failed");
+  fs::remove(broken + "/templates/broken.yaml");
+  ASSERT_TRUE(Succeeded(Canaryctl({"deploy"})));
+  EXPECT_EQ(Str(State(), "/phase"), "deployed");
+}
+
 INSTANTIATE_TEST_SUITE_P(Tools, CliFlowTest, testing::ValuesIn(ToolSets()), ToolSetName);
 
 // ---------------------------------------------------------------------------------------------
@@ -669,6 +693,14 @@ TEST_P(CliTlsTest, FlowOverTlsWithClientCertificateAndWithToken) {
   }
   for (const auto& e : fs::directory_iterator(work.path() + "/reports")) {
     EXPECT_EQ(ReadFile(e.path().string()).find(Options().token), std::string::npos) << e.path();
+  }
+  // Nor is the client key (deploy and promote ran with it, -v).
+  const std::string key_pem =
+      YAML::LoadFile(sandbox_.kubeconfig())["users"][0]["user"]["client-key-data"]
+          .as<std::string>();
+  for (const auto* r : {&deploy, &promote}) {
+    EXPECT_EQ(r->err.find(key_pem.substr(0, 40)), std::string::npos);
+    EXPECT_EQ(r->err.find("PRIVATE KEY"), std::string::npos);
   }
   // A wrong CA is refused.
   YAML::Node wrong = YAML::LoadFile(token_kc);
