@@ -110,15 +110,16 @@ class Rollout::Job {
                             r.job_.commit_ref_name};
     out_.record.environment_name = r.job_.environment_name;
     out_.record.environment_url = r.job_.environment_url;
-    claim_ = {r.job_.pipeline_id, r.job_.job_url, r.job_.user_login};
+    // Outside GitLab every run has the pipeline id "local": the holder (user) tells runs apart.
+    claim_ = {r.job_.in_gitlab ? r.job_.pipeline_id : "", r.job_.job_url, r.job_.user_login};
   }
 
   Outcome Execute();
   Outcome Preview();  // `plan`
   Result<StatusView> View();
 
-  // Lets an automatic rollback share the record of the command it rolls back.
-  report::RolloutRecord& record() { return out_.record; }
+  // What a deploy would install now: chart, digest and commit (cached).
+  Release CandidateIdentity();
 
  private:
   struct Snapshot {
@@ -176,7 +177,6 @@ class Rollout::Job {
   }
   bool BlueGreen() const { return spec_.strategy == config::Strategy::kBlueGreen; }
   helm::UpgradeRequest UpgradeFor(const config::ReleaseSpec& release) const;
-  Release CandidateIdentity();
   void FillRecord();
   std::vector<std::string> PreviewLines(const Decision& d, const LockDecision& ld);
 
@@ -246,8 +246,12 @@ Result<Rollout::Job::Wrote> Rollout::Job::WriteOnce(const RolloutState& state, W
   snap_.traffic.stable = w.stable;
   snap_.traffic.candidate = w.candidate;
   state_ = state;
-  spdlog::info("{}: wrote weights {} (stable/candidate), phase {}{}", Label(), FormatWeights(w),
-               PhaseName(state.phase), lock ? "" : ", lock released");
+  if (snap_.state && state == *snap_.state && lock) {
+    spdlog::info("{}: took the rollout lock (weights {} unchanged)", Label(), FormatWeights(w));
+  } else {
+    spdlog::info("{}: wrote weights {} (stable/candidate), phase {}{}", Label(), FormatWeights(w),
+                 PhaseName(state.phase), lock ? "" : ", lock released");
+  }
   return Wrote::kOk;
 }
 
@@ -767,6 +771,19 @@ Outcome Rollout::Job::Execute() {
       continue;  // the route may have been created or extended: read it again
     }
     if (decision_.verdict == Verdict::kConvergeOnly) break;
+    if (cmd_.kind == CommandKind::kPromote && !BlueGreen() && !state_.candidate.digest.empty()) {
+      // Promote installs the configured chart and values into stable: they must be what was
+      // tested. Checked before anything is written, so a mismatch changes nothing.
+      Release now = CandidateIdentity();
+      if (!now.digest.empty() && now.digest != state_.candidate.digest) {
+        return Finish(ConfigError("promote refused: the chart or values configured now differ "
+                                  "from what was deployed and tested as the candidate (digest " +
+                                  now.digest + ", deployed " + state_.candidate.digest +
+                                  "); promote with the configuration and variables the "
+                                  "candidate was deployed with, or deploy again"),
+                      report::Outcome::kFailed);
+      }
+    }
     lock_ = ld.lock;
     RolloutState begin = state_;
     if (cmd_.kind == CommandKind::kPromote && !BlueGreen() && r_.deps_.deployer) {
@@ -845,16 +862,6 @@ Outcome Rollout::Job::Execute() {
     }
     case CommandKind::kPromote: {
       if (converge) return Finish(std::nullopt, report::Outcome::kSucceeded);
-      if (!BlueGreen() && !state_.candidate.digest.empty()) {
-        Release now = CandidateIdentity();
-        if (!now.digest.empty() && now.digest != state_.candidate.digest) {
-          return Failed(ConfigError(
-              "promote: the chart or values configured now differ from what was deployed as the "
-              "candidate (digest " +
-              now.digest + ", deployed " + state_.candidate.digest +
-              "); promote the tested candidate from the same pipeline, or deploy again"));
-        }
-      }
       if (auto ok = PromoteWork(); !ok.ok()) return Failed(ok.error());
       if (Interrupted()) return Interrupt("after upgrading stable");
       const config::ReleaseSpec& serving = BlueGreen() ? CandidateSpec() : StableSpec();
@@ -983,11 +990,48 @@ Outcome Rollout::Run() {
                      until - std::chrono::steady_clock::now())));
     }
   };
+  // A rerun continues where the rollout stands (after a failed step: rolls back and stops).
+  size_t first = 0;
+  if (!options_.dry_run) {
+    bool finished = false;
+    auto next = NextCommand(&finished);
+    if (!next.ok()) {
+      Outcome o;
+      o.error = next.error();
+      o.record.app = spec_.app;
+      o.record.phase = "run";
+      o.record.outcome = report::Outcome::kFailed;
+      o.record.message = o.error->message;
+      return o;
+    }
+    if (finished) {
+      spdlog::info("run: the configured candidate is already promoted; nothing to do");
+      return Execute(Cmd(CommandKind::kPromote));  // converges: verifies and reports
+    }
+    if (next.value().kind == CommandKind::kRollback) {
+      spdlog::warn("run: the rollout is failed or rolling back; finishing the rollback");
+      Outcome o = Execute(next.value());
+      o.record.phase = "run";
+      if (!o.error)
+        o.error = Error{ErrorKind::kCheckFailed,
+                        "run: the rollout had failed; rolled back, nothing promoted"};
+      return o;
+    }
+    for (size_t i = 0; i < flow.size(); ++i) {
+      if (flow[i].kind == next.value().kind && flow[i].weight == next.value().weight) first = i;
+    }
+    if (first > 0) {
+      spdlog::info("run: continuing the rollout at {}",
+                   next.value().kind == CommandKind::kShift
+                       ? "shift " + std::to_string(next.value().weight)
+                       : std::string(CommandName(next.value().kind)));
+    }
+  }
   Outcome last;
   std::vector<report::StepRecord> steps;
   int64_t started = 0;
-  for (size_t i = 0; i < flow.size(); ++i) {
-    if (i > 0 && options_.pause.count() > 0) {
+  for (size_t i = first; i < flow.size(); ++i) {
+    if (i > first && options_.pause.count() > 0) {
       spdlog::info("run: pausing {} before {}", config::FormatDuration(options_.pause),
                    flow[i].kind == CommandKind::kShift ? "shift " + std::to_string(flow[i].weight)
                                                        : std::string(CommandName(flow[i].kind)));
@@ -1002,7 +1046,7 @@ Outcome Rollout::Run() {
       break;
     }
     last = Execute(flow[i]);
-    if (i == 0) started = last.record.started_at;
+    if (i == first) started = last.record.started_at;
     for (auto& s : last.record.steps) steps.push_back(std::move(s));
     if (last.error) break;
   }
@@ -1012,51 +1056,58 @@ Outcome Rollout::Run() {
   return last;
 }
 
+Result<Command> Rollout::NextCommand(bool* finished) {
+  *finished = false;
+  Job probe(*this, Cmd(CommandKind::kDeploy));
+  auto view = probe.View();
+  if (!view.ok()) return view.error();
+  const auto& s = view.value().state;
+  const Phase phase = s ? s->phase : Phase::kIdle;
+  const int cw = s ? s->current.candidate : 0;
+  auto next_step = [&](int w) {
+    for (int step : plan_.steps) {
+      if (step > w) return step;
+    }
+    return -1;
+  };
+  switch (phase) {
+    case Phase::kIdle:
+    case Phase::kRolledBack:
+      return Cmd(CommandKind::kDeploy);
+    case Phase::kPromoted: {
+      const Release now = probe.CandidateIdentity();
+      *finished =
+          !now.digest.empty() && now.digest == s->stable.digest && now.commit == s->stable.commit;
+      return Cmd(CommandKind::kDeploy);
+    }
+    case Phase::kDeployed:
+      return Cmd(CommandKind::kTest);
+    case Phase::kTesting:
+    case Phase::kShifted:
+      return next_step(cw) < 0 ? Cmd(CommandKind::kPromote)
+                               : Cmd(CommandKind::kShift, next_step(cw));
+    case Phase::kShifting:
+      return Cmd(CommandKind::kShift, s->target.candidate);
+    case Phase::kPromoting:
+      return Cmd(CommandKind::kPromote);
+    case Phase::kRollingBack:
+    case Phase::kFailed:
+      return Cmd(CommandKind::kRollback);
+  }
+  return Cmd(CommandKind::kDeploy);
+}
+
 Outcome Rollout::Plan(std::optional<CommandKind> command, int weight) {
   Command c = Cmd(command.value_or(CommandKind::kDeploy), weight);
   if (!command) {
-    // The next command of the flow, from the state on record.
-    Job probe(*this, c);
-    auto view = probe.View();
-    if (!view.ok()) {
+    bool finished = false;
+    auto next = NextCommand(&finished);
+    if (!next.ok()) {
       Outcome o;
-      o.error = view.error();
+      o.error = next.error();
       return o;
     }
-    const auto& s = view.value().state;
-    const Phase phase = s ? s->phase : Phase::kIdle;
-    const int cw = s ? s->current.candidate : 0;
-    auto next_step = [&](int w) {
-      for (int step : plan_.steps) {
-        if (step > w) return step;
-      }
-      return -1;
-    };
-    switch (phase) {
-      case Phase::kIdle:
-      case Phase::kPromoted:
-      case Phase::kRolledBack:
-        c = Cmd(CommandKind::kDeploy);
-        break;
-      case Phase::kDeployed:
-        c = Cmd(CommandKind::kTest);
-        break;
-      case Phase::kTesting:
-      case Phase::kShifted:
-        c = next_step(cw) < 0 ? Cmd(CommandKind::kPromote)
-                              : Cmd(CommandKind::kShift, next_step(cw));
-        break;
-      case Phase::kShifting:
-        c = Cmd(CommandKind::kShift, s->target.candidate);
-        break;
-      case Phase::kPromoting:
-        c = Cmd(CommandKind::kPromote);
-        break;
-      case Phase::kRollingBack:
-      case Phase::kFailed:
-        c = Cmd(CommandKind::kRollback);
-        break;
-    }
+    c = next.value();
   }
   Job job(*this, c);
   return job.Preview();

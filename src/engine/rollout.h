@@ -117,6 +117,9 @@ class Rollout {
   class Job;  // one command's run (rollout.cc)
   friend class Job;
   Outcome Execute(Command command);
+  // The command the flow continues with, from the state on record. `finished`: the rollout of
+  // the configured candidate is already promoted (nothing left to do).
+  Result<Command> NextCommand(bool* finished);
 
   const config::RolloutSpec& spec_;
   ci::JobContext job_;

@@ -84,8 +84,8 @@ DotenvOutput RenderDotenv(const RolloutRecord& record, const ci::Redactor& redac
   }
   auto revision = [](int r) { return r > 0 ? std::to_string(r) : std::string(); };
   std::vector<std::pair<std::string, std::string>> vars = {
-      {"CANARYCTL_APP", record.app},
-      {"CANARYCTL_STRATEGY", record.strategy},
+      {"CANARYCTL_ROLLOUT_APP", record.app},
+      {"CANARYCTL_ROLLOUT_STRATEGY", record.strategy},
       {"CANARYCTL_PHASE", record.phase},
       {"CANARYCTL_OUTCOME", OutcomeName(record.outcome)},
       {"CANARYCTL_STABLE_WEIGHT", std::to_string(weights.stable)},

@@ -122,6 +122,21 @@ class CliFlowTest : public SandboxTest {
     return work_->Write("rollout.yaml", yaml);
   }
 
+  // What a GitLab job of pipeline_ gives canaryctl.
+  std::map<std::string, std::string> Env() {
+    auto env = PrivateClientEnv(clients_->home(), sandbox_.kubeconfig());
+    env["HELM_BIN"] = clients_->tools().helm;
+    env["GITLAB_CI"] = "true";
+    env["CI"] = "true";
+    env["CI_PIPELINE_ID"] = pipeline_;
+    env["CI_JOB_URL"] = "https://gitlab.example.com/team/demoapp/-/jobs/" + pipeline_ + "7";
+    env["CI_PROJECT_DIR"] = work_->path();
+    env["GITLAB_USER_LOGIN"] = "alice";
+    env["TAG"] = tag_;
+    env["GATE_LOG"] = gate_log_;
+    return env;
+  }
+
   CommandResult Canaryctl(std::vector<std::string> args,
                           const std::map<std::string, std::string>& extra_env = {},
                           const std::string& kubeconfig = "") {
@@ -129,16 +144,7 @@ class CliFlowTest : public SandboxTest {
                                      kubeconfig.empty() ? sandbox_.kubeconfig() : kubeconfig};
     full.insert(full.end(), args.begin(), args.end());
     RunOptions o;
-    o.env = PrivateClientEnv(clients_->home(), sandbox_.kubeconfig());
-    o.env["HELM_BIN"] = clients_->tools().helm;
-    o.env["GITLAB_CI"] = "true";
-    o.env["CI"] = "true";
-    o.env["CI_PIPELINE_ID"] = pipeline_;
-    o.env["CI_JOB_URL"] = "https://gitlab.example.com/team/demoapp/-/jobs/" + pipeline_ + "7";
-    o.env["CI_PROJECT_DIR"] = work_->path();
-    o.env["GITLAB_USER_LOGIN"] = "alice";
-    o.env["TAG"] = tag_;
-    o.env["GATE_LOG"] = gate_log_;
+    o.env = Env();
     for (const auto& [k, v] : extra_env) o.env[k] = v;
     o.cwd = work_->path();
     o.timeout = std::chrono::seconds(240);
@@ -574,10 +580,8 @@ TEST_P(CliFlowTest, SigtermDuringAStepLeavesAConsistentStateAndExits130) {
   ASSERT_TRUE(Succeeded(Canaryctl({"test"})));
   const std::string started = work_->path() + "/started";
   work_->Write("gate.sh", "touch " + started + "\nsleep 2\n");
-  Poco::Process::Env env = PrivateClientEnv(clients_->home(), sandbox_.kubeconfig());
-  env["HELM_BIN"] = clients_->tools().helm;
-  env["CI_PIPELINE_ID"] = pipeline_;
-  env["TAG"] = tag_;
+  Poco::Process::Env env;
+  for (const auto& [k, v] : Env()) env[k] = v;
   Poco::Pipe out, err;
   Poco::ProcessHandle handle = Poco::Process::launch(
       CANARYCTL_BIN, {"--config", config_, "--kubeconfig", sandbox_.kubeconfig(), "shift", "30"},

@@ -9,6 +9,8 @@
 #include <map>
 
 #include "config/loader.h"
+#include "config/overrides.h"
+#include "report/dotenv_writer.h"
 
 namespace canaryctl::engine {
 namespace {
@@ -254,13 +256,18 @@ class RolloutTest : public ::testing::Test {
 
   Outcome Do(const std::string& cmd, const std::string& pipeline = "100",
              RolloutOptions options = {}) {
-    Rollout r(spec_, Pipeline(pipeline), Deps(), options);
+    return Do(cmd, Pipeline(pipeline), options);
+  }
+  Outcome Do(const std::string& cmd, const ci::JobContext& job, RolloutOptions options = {}) {
+    options.pause = std::chrono::milliseconds(0);
+    Rollout r(spec_, job, Deps(), options);
     ++clock_;
     if (cmd == "deploy") return r.Deploy();
     if (cmd == "test") return r.Test();
     if (cmd == "promote") return r.Promote();
     if (cmd == "rollback") return r.Rollback();
     if (cmd == "plan") return r.Plan();
+    if (cmd == "run") return r.Run();
     if (cmd.rfind("shift ", 0) == 0) return r.Shift(std::stoi(cmd.substr(6)));
     ADD_FAILURE() << "unknown command " << cmd;
     return {};
@@ -576,6 +583,94 @@ TEST_F(RolloutTest, ChangedValuesDeployAgainSameValuesConverge) {
   EXPECT_OK(Do("deploy"));
   EXPECT_EQ(helm_.calls.size(), 2u);
   EXPECT_EQ(State().candidate.version, "v3");
+}
+
+TEST_F(RolloutTest, RunContinuesWhereTheRolloutStandsAndARerunDoesNothing) {
+  Load(kHybrid);
+  helm_.Install("prod/demoapp", "v1");
+  for (const std::string cmd : {"deploy", "test", "shift 30"}) EXPECT_OK(Do(cmd));
+  auto run = Do("run");
+  EXPECT_OK(run);
+  EXPECT_EQ(State().phase, Phase::kPromoted);
+  EXPECT_THAT(helm_.calls, ElementsAre("upgrade stage/demoapp", "upgrade prod/demoapp"));
+  std::vector<int> weights;
+  for (const auto& step : run.record.steps) weights.push_back(step.weight);
+  EXPECT_THAT(weights, ElementsAre(60, 100, 0));  // shift 60, shift 100, promote
+  const int writes = cluster_.writes;
+  EXPECT_OK(Do("run"));
+  EXPECT_EQ(cluster_.writes, writes);
+  EXPECT_EQ(helm_.calls.size(), 2u);
+  // A new candidate is a new rollout.
+  Load(kHybrid, "v3");
+  EXPECT_OK(Do("run", "101"));
+  EXPECT_EQ(helm_.releases["prod/demoapp"].back().app_version, "v3");
+}
+
+TEST_F(RolloutTest, RunAfterAFailedStepFinishesTheRollbackAndFails) {
+  Load(kHybrid);
+  spec_.rollback.automatic = false;
+  for (const std::string cmd : {"deploy", "test"}) EXPECT_OK(Do(cmd));
+  judge_ = [](const checks::StepContext&) { return checks::Verdict::kFail; };
+  EXPECT_TRUE(Do("shift 30").error);
+  auto run = Do("run");
+  ASSERT_TRUE(run.error);
+  EXPECT_EQ(run.error->kind, ErrorKind::kCheckFailed);
+  EXPECT_EQ(State().phase, Phase::kRolledBack);
+  EXPECT_EQ(Stage(), 0);
+}
+
+TEST_F(RolloutTest, LocalRunsOfDifferentUsersDoNotShareTheLock) {
+  Load(kHybrid);
+  ci::JobContext alice;  // outside GitLab: pipeline "local", the user tells runs apart
+  alice.pipeline_id = "local";
+  alice.user_login = "alice";
+  alice.project_dir = "/nonexistent";
+  ci::JobContext bob = alice;
+  bob.user_login = "bob";
+  EXPECT_OK(Do("deploy", alice));
+  auto o = Do("test", bob);
+  ASSERT_TRUE(o.error);
+  EXPECT_EQ(o.error->kind, ErrorKind::kLocked);
+  EXPECT_THAT(o.error->message, HasSubstr("alice"));
+  EXPECT_OK(Do("test", alice));
+}
+
+TEST_F(RolloutTest, PromoteOfOtherValuesThanTestedIsRefusedBeforeAnyWrite) {
+  Load(kHybrid, "v2");
+  for (const std::string cmd : {"deploy", "test", "shift 30", "shift 60", "shift 100"}) {
+    EXPECT_OK(Do(cmd));
+  }
+  Load(kHybrid, "v9");
+  const int writes = cluster_.writes;
+  auto o = Do("promote");
+  ASSERT_TRUE(o.error);
+  EXPECT_EQ(o.error->kind, ErrorKind::kConfig);
+  EXPECT_THAT(o.error->message, HasSubstr("differ from what was deployed and tested"));
+  EXPECT_EQ(cluster_.writes, writes);
+  EXPECT_EQ(State().phase, Phase::kShifted);
+  Load(kHybrid, "v2");
+  EXPECT_OK(Do("promote"));
+}
+
+// rollout.env feeds later jobs of the pipeline; none of its keys may override their config.
+TEST(RolloutReportTest, NoDotenvKeyIsAnOverrideKey) {
+  report::RolloutRecord record;
+  record.app = "demoapp";
+  record.strategy = "hybrid";
+  record.phase = "shift";
+  record.stable = {"prod", "demoapp", "demoapp-0.1.0", "v1", 3, "abc"};
+  record.candidate = {"stage", "demoapp", "demoapp-0.1.0", "v2", 1, "def"};
+  record.pipeline = {"1", "u", "2", "j", "https://x/-/jobs/2", "alice", "main"};
+  record.environment_url = "https://demo.example.com";
+  const auto dotenv = report::RenderDotenv(record, ci::Redactor());
+  std::istringstream lines(dotenv.text);
+  int keys = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const std::string key = line.substr(0, line.find('='));
+    ++keys;
+    for (const auto& o : config::OverrideTable()) EXPECT_NE(key, o.variable) << line;
+  }
+  EXPECT_GE(keys, 10);
 }
 
 }  // namespace

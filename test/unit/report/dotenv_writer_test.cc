@@ -30,8 +30,8 @@ void ExpectValidDotenv(const std::string& text) {
 TEST(DotenvWriterTest, GoldenOutput) {
   DotenvOutput out = RenderDotenv(testing::SampleRecord(), ci::Redactor());
   EXPECT_EQ(out.text,
-            "CANARYCTL_APP=demoapp\n"
-            "CANARYCTL_STRATEGY=hybrid\n"
+            "CANARYCTL_ROLLOUT_APP=demoapp\n"
+            "CANARYCTL_ROLLOUT_STRATEGY=hybrid\n"
             "CANARYCTL_PHASE=shift\n"
             "CANARYCTL_OUTCOME=rolled_back\n"
             "CANARYCTL_STABLE_WEIGHT=100\n"
@@ -80,13 +80,13 @@ TEST(DotenvWriterTest, HostileExtrasAreSanitizedOrDroppedWithWarnings) {
       {"OTHER_KEY", "v"},
       {"CANARYCTL_", "v"},
       {"CANARYCTL_BAD-KEY", "v"},
-      {"CANARYCTL_APP", "override"},
+      {"CANARYCTL_ROLLOUT_APP", "override"},
       {"CANARYCTL_EMPTY", ""},
       {"CANARYCTL_UNICODE", "\xe2\x9c\x93 ok"},
   };
   DotenvOutput out = RenderDotenv(r, ci::Redactor());
   ExpectValidDotenv(out.text);
-  EXPECT_NE(out.text.find("CANARYCTL_APP=my%20app\n"), std::string::npos);
+  EXPECT_NE(out.text.find("CANARYCTL_ROLLOUT_APP=my%20app\n"), std::string::npos);
   EXPECT_NE(out.text.find("CANARYCTL_NOTE=multi%0Aline%20%22quoted%22%20%23x\n"),
             std::string::npos);
   EXPECT_NE(out.text.find("CANARYCTL_UNICODE=\xe2\x9c\x93%20ok\n"), std::string::npos);
@@ -95,7 +95,7 @@ TEST(DotenvWriterTest, HostileExtrasAreSanitizedOrDroppedWithWarnings) {
   std::string all;
   for (const std::string& w : out.warnings) all += w + "\n";
   for (const char* key : {"CANARYCTL_lower", "OTHER_KEY", "'CANARYCTL_'", "CANARYCTL_BAD-KEY",
-                          "CANARYCTL_APP: canaryctl sets it",
+                          "CANARYCTL_ROLLOUT_APP: canaryctl sets it",
                           "encoded characters GitLab cannot "
                           "carry in CANARYCTL_NOTE"}) {
     EXPECT_NE(all.find(key), std::string::npos) << key << " not in:\n" << all;
