@@ -46,7 +46,7 @@ JobContext JobContextFromEnv(const Environment& env) {
   // Outside GitLab (or with a variable missing) keep the fields meaningful for humans.
   if (ctx.pipeline_id.empty()) ctx.pipeline_id = "local";
   if (ctx.job_name.empty() && !ctx.in_gitlab) ctx.job_name = "local";
-  if (ctx.user_login.empty()) ctx.user_login = GetOr(env, "USER", "unknown");
+  if (ctx.user_login.empty()) ctx.user_login = GetOr(env, "USER", GetOr(env, "LOGNAME", "unknown"));
   if (ctx.project_dir.empty()) ctx.project_dir = Get(env, "PWD");
   return ctx;
 }

@@ -1,7 +1,7 @@
 // The GitLab job a canaryctl command runs in, read from GitLab's predefined variables
 // (shared/notes/gitlab-ci.md). The environment is passed in as a map so tests stay hermetic.
 // Outside GitLab (GITLAB_CI unset) the fields get local defaults: pipeline id "local", the
-// user from USER, the project dir from PWD; URLs stay empty.
+// user from USER (else LOGNAME), the project dir from PWD; URLs stay empty.
 #pragma once
 
 #include <map>

@@ -68,5 +68,12 @@ TEST(JobContextTest, ShortShaFallsBackToFirstEightCharsOfSha) {
   EXPECT_EQ(ctx.user_login, "unknown");
 }
 
+// Local runs are told apart by their user (the lock's holder): LOGNAME when USER is unset.
+TEST(JobContextTest, LocalUserFromUserThenLogname) {
+  EXPECT_EQ(JobContextFromEnv({{"USER", "ana"}, {"LOGNAME", "bo"}}).user_login, "ana");
+  EXPECT_EQ(JobContextFromEnv({{"LOGNAME", "bo"}}).user_login, "bo");
+  EXPECT_EQ(JobContextFromEnv({{"GITLAB_USER_LOGIN", "cy"}, {"USER", "ana"}}).user_login, "cy");
+}
+
 }  // namespace
 }  // namespace canaryctl::ci
