@@ -210,6 +210,7 @@ CheckResult CommandCheck::Run(const StepContext& step) {
   bool eof = false;
   bool exited = false;
   bool timed_out = false;
+  bool cancelled = false;
   int status = 0;
   Clock::time_point drain_deadline{};
   for (;;) {
@@ -221,7 +222,8 @@ CheckResult CommandCheck::Run(const StepContext& step) {
           waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
           info.si_pid == pid;
       if (!ended && Clock::now() >= deadline) timed_out = true;
-      if (ended || timed_out) {
+      if (!ended && !timed_out && spec_.cancel && spec_.cancel->load()) cancelled = true;
+      if (ended || timed_out || cancelled) {
         // On timeout: the program and everything it started. After an exit: what it left
         // running in its group (background children holding the output pipe).
         kill(-pid, SIGKILL);
@@ -260,6 +262,8 @@ CheckResult CommandCheck::Run(const StepContext& step) {
   if (timed_out) {
     result.message =
         "timed out after " + FormatDuration(spec_.timeout) + "; killed its process group";
+  } else if (cancelled) {
+    result.message = "cancelled (canaryctl was interrupted); killed its process group";
   } else {
     result.message = DescribeStatus(program, status);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) result.verdict = Verdict::kPass;

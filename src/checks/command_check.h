@@ -10,6 +10,7 @@
 // posix_spawn.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <string>
@@ -25,6 +26,9 @@ struct CommandCheckSpec {
   std::map<std::string, std::string> env;
   std::string working_dir;  // empty: the current directory
   std::chrono::milliseconds timeout{30000};
+  // When set and it becomes true (SIGTERM: the job is being cancelled), the program's process
+  // group is killed at once and the check fails with "cancelled"; it must outlive the check.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 class CommandCheck : public Check {

@@ -28,7 +28,8 @@ class UnbuildableCheck : public Check {
   std::string reason_;
 };
 
-Result<std::unique_ptr<Check>> Build(const config::CheckSpec& check) {
+Result<std::unique_ptr<Check>> Build(const config::CheckSpec& check,
+                                     const std::atomic<bool>* cancel) {
   if (check.http && !check.command) {
     auto spec = HttpCheckSpecFromConfig(check);
     if (!spec.ok()) return spec.error();
@@ -37,6 +38,7 @@ Result<std::unique_ptr<Check>> Build(const config::CheckSpec& check) {
   if (check.command && !check.http) {
     auto spec = CommandCheckSpecFromConfig(check);
     if (!spec.ok()) return spec.error();
+    spec.value().cancel = cancel;
     return std::unique_ptr<Check>(std::make_unique<CommandCheck>(std::move(spec).value()));
   }
   return ConfigError(Describe(check) + ": expected exactly one of http and command");
@@ -80,11 +82,12 @@ Result<CommandCheckSpec> CommandCheckSpecFromConfig(const config::CheckSpec& che
   return out;
 }
 
-std::vector<std::unique_ptr<Check>> MakeChecks(const config::RolloutSpec& spec) {
+std::vector<std::unique_ptr<Check>> MakeChecks(const config::RolloutSpec& spec,
+                                               const std::atomic<bool>* cancel) {
   std::vector<std::unique_ptr<Check>> checks;
   checks.reserve(spec.checks.size());
   for (const config::CheckSpec& c : spec.checks) {
-    auto check = Build(c);
+    auto check = Build(c, cancel);
     if (check.ok()) {
       checks.push_back(std::move(check).value());
     } else {

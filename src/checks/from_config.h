@@ -15,6 +15,8 @@
 // be skipped silently, and nothing throws.
 #pragma once
 
+#include <atomic>
+
 #include <memory>
 #include <vector>
 
@@ -35,7 +37,9 @@ Result<HttpCheckSpec> HttpCheckSpecFromConfig(const config::CheckSpec& check);
 Result<CommandCheckSpec> CommandCheckSpecFromConfig(const config::CheckSpec& check);
 
 // Every check of spec.checks, in order (see above for entries that cannot be built).
-std::vector<std::unique_ptr<Check>> MakeChecks(const config::RolloutSpec& spec);
+// `cancel` (optional) is given to command checks (CommandCheckSpec::cancel).
+std::vector<std::unique_ptr<Check>> MakeChecks(const config::RolloutSpec& spec,
+                                               const std::atomic<bool>* cancel = nullptr);
 
 // The first reason why spec.checks cannot all be built and run as written, as a kConfig Error
 // naming the check: a duplicate or empty name, neither or both of http and command, and what

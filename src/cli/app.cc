@@ -135,7 +135,8 @@ class CheckFactory {
   }
 
   std::vector<std::unique_ptr<checks::Check>> Make() const {
-    std::vector<std::unique_ptr<checks::Check>> made = checks::MakeChecks(spec_);
+    // A cancelled job (SIGTERM) stops a running command check at once.
+    std::vector<std::unique_ptr<checks::Check>> made = checks::MakeChecks(spec_, &interrupted);
     for (size_t i = 0; i < made.size() && i < proxies_.size(); ++i) {
       if (!proxies_[i]) continue;
       auto http = checks::HttpCheckSpecFromConfig(spec_.checks[i]);

@@ -571,15 +571,18 @@ TEST_P(CliFlowTest, RunRecordsCommitsAndChangelogAndHidesSecrets) {
   EXPECT_EQ(Str(values, "/db/password"), secret);
 }
 
-// SIGTERM (GitLab cancelling the job) during the checks of a step: the command stops after the
-// running check, leaves the state consistent with the route, exits 130, and a rerun finishes.
+// SIGTERM (GitLab cancelling the job) during the checks of a step: the running command check is
+// killed with its process group, the state is left consistent with the route, the exit is 130,
+// and a rerun finishes.
 TEST_P(CliFlowTest, SigtermDuringAStepLeavesAConsistentStateAndExits130) {
   InstallStable(kHybrid);
   config_ = Config(kHybrid);
   ASSERT_TRUE(Succeeded(Canaryctl({"deploy"})));
   ASSERT_TRUE(Succeeded(Canaryctl({"test"})));
   const std::string started = work_->path() + "/started";
-  work_->Write("gate.sh", "touch " + started + "\nsleep 2\n");
+  const std::string finished = work_->path() + "/finished";
+  // Without the cancel, the check would sleep for 5 minutes and then write `finished`.
+  work_->Write("gate.sh", "touch " + started + "\nsleep 300\ntouch " + finished + "\n");
   Poco::Process::Env env;
   for (const auto& [k, v] : Env()) env[k] = v;
   Poco::Pipe out, err;
@@ -595,6 +598,8 @@ TEST_P(CliFlowTest, SigtermDuringAStepLeavesAConsistentStateAndExits130) {
                       std::istreambuf_iterator<char>());
   EXPECT_EQ(handle.wait(), 130) << output;
   EXPECT_NE(output.find("interrupted"), std::string::npos) << output;
+  EXPECT_NE(output.find("cancelled (canaryctl was interrupted)"), std::string::npos) << output;
+  EXPECT_FALSE(fs::exists(finished));
   // The state says what the route holds.
   auto state = State();
   EXPECT_EQ(Str(state, "/phase"), "failed");

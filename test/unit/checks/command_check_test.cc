@@ -138,6 +138,33 @@ TEST(CommandCheckTest, TimeoutKillsTheWholeProcessGroup) {
   EXPECT_TRUE(ProcessDies(sleeper)) << "the background sleep survived";
 }
 
+// A cancelled job: the flag set while the program runs kills its whole group at once; without
+// the cancel the sleeper would run for its 300s timeout.
+TEST(CommandCheckTest, CancelKillsTheWholeProcessGroupAndFails) {
+  TempDir dir;
+  const std::string pidfile = dir.path() + "/sleeper.pid";
+  std::atomic<bool> cancel{false};
+  CommandCheckSpec spec;
+  spec.name = "cmd";
+  spec.argv = {"/bin/sh", "-c", "sleep 300 & echo $! > " + pidfile + "; echo started; wait"};
+  spec.timeout = std::chrono::seconds(300);
+  spec.cancel = &cancel;
+  std::thread canceller([&] {
+    while (!std::filesystem::exists(pidfile)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    cancel = true;
+  });
+  const CheckResult r = CommandCheck(spec).Run(StepContext{});
+  canceller.join();
+  EXPECT_EQ(r.verdict, Verdict::kFail);
+  EXPECT_EQ(r.message, "cancelled (canaryctl was interrupted); killed its process group");
+  std::ifstream in(pidfile);
+  pid_t sleeper = 0;
+  ASSERT_TRUE(in >> sleeper);
+  EXPECT_TRUE(ProcessDies(sleeper)) << "the background sleep survived";
+}
+
 TEST(CommandCheckTest, BackgroundLeftoversDoNotKeepAFinishedCheckWaiting) {
   const CheckResult r =
       RunCommand({"/bin/sh", "-c", "sleep 300 & echo done"}, std::chrono::seconds(60));
