@@ -1,75 +1,15 @@
 // Tests of checks/from_config.h: rollout.yaml's checks, loaded by config/, built and run.
 #include "checks/from_config.h"
 
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <chrono>
 #include <string>
-#include <thread>
 
 #include "config/loader.h"
+#include "test_http_server.h"
 
 namespace canaryctl::checks {
 namespace {
-
-struct ServerState {
-  std::atomic<int> requests{0};
-  std::atomic<int> third_fails_seen{0};  // /third-fails answers 500 to its 3rd request only
-};
-
-class Handler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit Handler(ServerState* state) : state_(state) {}
-  void handleRequest(Poco::Net::HTTPServerRequest& req,
-                     Poco::Net::HTTPServerResponse& resp) override {
-    ++state_->requests;
-    std::string body;
-    Poco::StreamCopier::copyToString(req.stream(), body);
-    const std::string uri = req.getURI();
-    if (uri.rfind("/status/", 0) == 0) {
-      resp.setStatusAndReason(
-          static_cast<Poco::Net::HTTPResponse::HTTPStatus>(std::stoi(uri.substr(8))));
-      resp.send() << "status " << uri.substr(8);
-    } else if (uri == "/json") {
-      resp.setContentType("application/json");
-      resp.send() << R"({"status":"ok","version":"v2.1","replicas":[{"ready":true}]})";
-    } else if (uri == "/third-fails") {
-      if (++state_->third_fails_seen == 3) {
-        resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR);
-        resp.send() << "broken replica";
-      } else {
-        resp.send() << "ok";
-      }
-    } else {  // echo
-      resp.send() << "method=" << req.getMethod() << " x-canary=" << req.get("X-Canary", "")
-                  << " body=" << body;
-    }
-  }
-
- private:
-  ServerState* state_;
-};
-
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(ServerState* state) : state_(state) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(
-      const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(state_);
-  }
-
- private:
-  ServerState* state_;
-};
 
 constexpr const char* kHead = R"(app: web
 helm: {chart: charts/web}
@@ -79,21 +19,7 @@ candidate: {namespace: stage}
 
 class FromConfigTest : public ::testing::Test {
  protected:
-  FromConfigTest()
-      : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)),
-        server_(new Factory(&state_), socket_, new Poco::Net::HTTPServerParams) {
-    server_.start();
-  }
-  ~FromConfigTest() override {
-    server_.stopAll(true);
-    for (int i = 0; i < 500 && server_.currentThreads() > 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-
-  std::string Url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(socket_.address().port()) + path;
-  }
+  std::string Url(const std::string& path) const { return server_.Url(path); }
 
   // Loads kHead + `checks` as rollout.yaml would be, with ${BASE} the test server's URL.
   config::RolloutSpec Load(const std::string& checks) const {
@@ -111,9 +37,8 @@ class FromConfigTest : public ::testing::Test {
     return built[0]->Run(StepContext{});
   }
 
-  ServerState state_;
-  Poco::Net::ServerSocket socket_;
-  Poco::Net::HTTPServer server_;
+  testing::TestHttpServer server_;
+  testing::ServerState& state_ = server_.state();
 };
 
 TEST_F(FromConfigTest, OneCheckPerEntryInOrderWithItsName) {
@@ -217,9 +142,9 @@ TEST_F(FromConfigTest, HttpStatusMeansExactlyThatStatus) {
 }
 
 TEST_F(FromConfigTest, HttpBodyMatchesAndJson) {
-  const std::string url = "\"${BASE}/json\"";
+  const std::string url = "\"${BASE}/json-flat\"";
   const CheckResult matches = RunOnly(R"(checks:
-  - {name: h, http: {url: "${BASE}/json", expect: {body: {matches: '"version":"v2\.[0-9]+"'}}}}
+  - {name: h, http: {url: "${BASE}/json-flat", expect: {body: {matches: '"version":"v2\.[0-9]+"'}}}}
 )");
   EXPECT_EQ(matches.verdict, Verdict::kPass) << matches.message;
   const CheckResult mismatch =
@@ -243,7 +168,7 @@ TEST_F(FromConfigTest, HttpMethodHeadersAndBodyAreSent) {
     http: {url: "${BASE}/echo", method: PUT, headers: {X-Canary: always}, body: hello}
 )");
   EXPECT_EQ(r.verdict, Verdict::kPass) << r.message;
-  EXPECT_EQ(r.output, "method=PUT x-canary=always body=hello");
+  EXPECT_EQ(r.output, "method=PUT uri=/echo x-canary=always body=hello");
 }
 
 TEST_F(FromConfigTest, HttpRequestsMustAllPass) {

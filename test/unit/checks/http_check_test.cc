@@ -1,119 +1,19 @@
 #include "checks/http_check.h"
 
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <condition_variable>
-#include <memory>
-#include <mutex>
+#include <chrono>
+#include <string>
 #include <thread>
+
+#include "test_http_server.h"
 
 namespace canaryctl::checks {
 namespace {
 
-// What the test server has seen, and how many /flaky requests still fail. `stopping` cuts
-// /slow's wait short so no handler outlives the fixture.
-struct ServerState {
-  std::atomic<int> requests{0};
-  std::atomic<int> flaky_failures_left{0};
-  std::atomic<int> third_fails_seen{0};  // /third-fails answers 500 to its 3rd request only
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;
-};
-
-class Handler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit Handler(ServerState* state) : state_(state) {}
-  void handleRequest(Poco::Net::HTTPServerRequest& req,
-                     Poco::Net::HTTPServerResponse& resp) override {
-    ++state_->requests;
-    std::string body;
-    Poco::StreamCopier::copyToString(req.stream(), body);
-    const std::string uri = req.getURI();
-    if (uri.rfind("/status/", 0) == 0) {
-      resp.setStatusAndReason(
-          static_cast<Poco::Net::HTTPResponse::HTTPStatus>(std::stoi(uri.substr(8))));
-      resp.send() << "status " << uri.substr(8);
-    } else if (uri == "/json") {
-      resp.setContentType("application/json");
-      resp.send() << R"({"status":"ok","version":{"major":2,"name":"v2.1"},)"
-                  << R"("checks":[{"state":"up"}],"ready":true})";
-    } else if (uri == "/flaky") {
-      if (state_->flaky_failures_left.fetch_sub(1) > 0) {
-        resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
-        resp.send() << "not yet";
-      } else {
-        resp.send() << "ready";
-      }
-    } else if (uri == "/third-fails") {
-      if (++state_->third_fails_seen == 3) {
-        resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR);
-        resp.send() << "broken replica";
-      } else {
-        resp.send() << "ok";
-      }
-    } else if (uri == "/slow") {
-      std::unique_lock lock(state_->mu);
-      state_->cv.wait_for(lock, std::chrono::milliseconds(1500), [&] { return state_->stopping; });
-      lock.unlock();
-      resp.send() << "late";
-    } else if (uri == "/big") {
-      resp.send() << std::string(100 * 1024, 'b');
-    } else {  // echo
-      resp.send() << "method=" << req.getMethod() << " uri=" << uri
-                  << " x-canary=" << req.get("X-Canary", "") << " body=" << body;
-    }
-  }
-
- private:
-  ServerState* state_;
-};
-
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(ServerState* state) : state_(state) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(
-      const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(state_);
-  }
-
- private:
-  ServerState* state_;
-};
-
 class HttpCheckTest : public ::testing::Test {
  protected:
-  HttpCheckTest()
-      : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)),
-        server_(new Factory(&state_), socket_, new Poco::Net::HTTPServerParams) {
-    server_.start();
-  }
-  // Handlers still running would touch the fixture (and, at exit, freed statics): wake them and
-  // wait for every connection thread to finish.
-  ~HttpCheckTest() override {
-    {
-      std::lock_guard lock(state_.mu);
-      state_.stopping = true;
-    }
-    state_.cv.notify_all();
-    server_.stopAll(true);
-    for (int i = 0; i < 500 && server_.currentThreads() > 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-
-  std::string Url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(socket_.address().port()) + path;
-  }
+  std::string Url(const std::string& path) const { return server_.Url(path); }
   HttpCheckSpec Spec(const std::string& path) const {
     HttpCheckSpec spec;
     spec.name = "probe";
@@ -129,9 +29,8 @@ class HttpCheckTest : public ::testing::Test {
   }
   CheckResult Run(const HttpCheckSpec& spec) { return HttpCheck(spec).Run(StepContext{}); }
 
-  ServerState state_;
-  Poco::Net::ServerSocket socket_;
-  Poco::Net::HTTPServer server_;
+  testing::TestHttpServer server_;
+  testing::ServerState& state_ = server_.state();
 };
 
 TEST_F(HttpCheckTest, DefaultAccepts2xxAndKeepsTheBody) {
