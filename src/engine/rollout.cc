@@ -143,6 +143,14 @@ class Rollout::Job {
   canaryctl::Status WriteHolding(const RolloutState& state, Weights w, bool release_lock,
                                  bool remove_test_route, bool swap_router = false);
 
+  // --- deciding ---
+  // Fills in what the command carries beyond its kind: the candidate a deploy would install,
+  // --skip-steps.
+  void CompleteCommand();
+  // From the snapshot just read: state_ (the initial state when none is recorded, with the
+  // route's weights), decision_, and what the lock allows this job.
+  LockDecision DecideNow();
+
   // --- the phases -----------------------------------------------------------------------------
   canaryctl::Status Prepare();  // deploy: namespaces and the route exist
   canaryctl::Status DeployWork();
@@ -151,6 +159,8 @@ class Rollout::Job {
   checks::Verdict RunChecks(const std::string& phase, int weight, const std::string& target_url);
   Outcome CheckFailed(const std::string& why);
   Outcome Failed(Error error);  // records phase failed with the route's weights (best effort)
+  // Writes phase `failed` with the weights on the route, keeping the lock; logs if it cannot.
+  void RecordFailed(const std::string& message);
   Outcome Finish(std::optional<Error> error, report::Outcome outcome);
   bool Interrupted() const { return r_.deps_.interrupted && r_.deps_.interrupted->load(); }
   Outcome Interrupt(const std::string& where);
@@ -515,6 +525,14 @@ checks::Verdict Rollout::Job::RunChecks(const std::string& phase, int weight,
   return verdict;
 }
 
+void Rollout::Job::RecordFailed(const std::string& message) {
+  const Weights on_route = RouteWeights();
+  if (auto w = WriteHolding(Fail(state_, Ctx(message), on_route), on_route, false, false);
+      !w.ok()) {
+    spdlog::error("could not record the failure in the state: {}", w.error().message);
+  }
+}
+
 Outcome Rollout::Job::Interrupt(const std::string& where) {
   // The route holds what the last write put there, and the state says so: consistent. The
   // lock stays with this pipeline, so its rerun (or rollback) continues.
@@ -522,32 +540,22 @@ Outcome Rollout::Job::Interrupt(const std::string& where) {
                           FormatWeights(RouteWeights()) + "; rerun the job or run `canaryctl " +
                           "rollback`";
   if (state_.phase != Phase::kRollingBack) {
-    auto failed = Fail(state_, Ctx("interrupted"), RouteWeights());
-    if (auto w = WriteHolding(failed, RouteWeights(), false, false); !w.ok()) {
-      spdlog::error("could not record the interruption: {}", w.error().message);
-    }
+    RecordFailed("interrupted");
   }
   return Finish(Error{ErrorKind::kInterrupted, msg}, report::Outcome::kInterrupted);
 }
 
 Outcome Rollout::Job::Failed(Error error) {
   if (error.kind == ErrorKind::kInterrupted) return Interrupt("(" + error.message + ")");
-  const Weights on_route = RouteWeights();
-  auto failed = Fail(state_, Ctx(Label() + " failed: " + error.message.substr(0, 200)), on_route);
-  if (auto w = WriteHolding(failed, on_route, false, false); !w.ok()) {
-    spdlog::error("could not record the failure in the state: {}", w.error().message);
-  }
-  error.message += " (traffic left at " + FormatWeights(on_route) + " (stable/candidate))";
+  RecordFailed(Label() + " failed: " + error.message.substr(0, 200));
+  error.message += " (traffic left at " + FormatWeights(RouteWeights()) + " (stable/candidate))";
   return Finish(std::move(error), report::Outcome::kFailed);
 }
 
 Outcome Rollout::Job::CheckFailed(const std::string& why) {
   if (!spec_.rollback.automatic) {
     const Weights on_route = RouteWeights();
-    auto failed = Fail(state_, Ctx(why), on_route);
-    if (auto w = WriteHolding(failed, on_route, false, false); !w.ok()) {
-      spdlog::error("could not record the failure in the state: {}", w.error().message);
-    }
+    RecordFailed(why);
     return Finish(
         Error{ErrorKind::kCheckFailed, why + "; rollback.auto is false: traffic left at " +
                                            FormatWeights(on_route) + ", run `canaryctl rollback`"},
@@ -717,6 +725,19 @@ std::vector<std::string> Rollout::Job::PreviewLines(const Decision& d, const Loc
   return lines;
 }
 
+void Rollout::Job::CompleteCommand() {
+  if (cmd_.kind == CommandKind::kDeploy) cmd_.candidate = CandidateIdentity();
+  cmd_.skip_steps = r_.options_.skip_steps;
+}
+
+LockDecision Rollout::Job::DecideNow() {
+  state_ = StateOrInitial(snap_.state, spec_.app, r_.plan_.strategy, Now());
+  if (!snap_.state) state_.current = RouteWeights();
+  decision_ = Decide(r_.plan_, snap_.state ? std::optional(state_) : std::nullopt, cmd_);
+  const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(spec_.lock_ttl);
+  return DecideAcquire(spec_.app, snap_.lock, claim_, Now(), ttl, r_.options_.force);
+}
+
 Outcome Rollout::Job::Execute() {
   if (started_ == Timestamp{}) started_ = Now();
   std::optional<ci::LogSection> section;
@@ -725,10 +746,8 @@ Outcome Rollout::Job::Execute() {
                     "canaryctl " + Label() + " (" + spec_.app + ")");
   }
   if (r_.plan_error_) return Finish(*r_.plan_error_, report::Outcome::kFailed);
-  if (cmd_.kind == CommandKind::kDeploy) cmd_.candidate = CandidateIdentity();
-  cmd_.skip_steps = r_.options_.skip_steps;
+  CompleteCommand();
   const bool is_rollback = cmd_.kind == CommandKind::kRollback;
-  const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(spec_.lock_ttl);
   bool prepared = false;
   LockDecision ld;
   for (int attempt = 0;; ++attempt) {
@@ -746,14 +765,11 @@ Outcome Rollout::Job::Execute() {
                         : read.error(),
                     report::Outcome::kFailed);
     }
-    state_ = StateOrInitial(snap_.state, spec_.app, r_.plan_.strategy, Now());
-    if (!snap_.state) state_.current = RouteWeights();
-    decision_ = Decide(r_.plan_, snap_.state ? std::optional(state_) : std::nullopt, cmd_);
+    ld = DecideNow();
     if (decision_.verdict == Verdict::kRefuse) {
       if (r_.options_.dry_run) out_.preview = PreviewLines(decision_, ld);
       return Finish(decision_.ToError(), report::Outcome::kFailed);
     }
-    ld = DecideAcquire(spec_.app, snap_.lock, claim_, Now(), ttl, r_.options_.force);
     if (r_.options_.dry_run) {
       out_.preview = PreviewLines(decision_, ld);
       if (!ld.granted()) return Finish(ld.ToError(), report::Outcome::kFailed);
@@ -912,13 +928,8 @@ Outcome Rollout::Job::Preview() {
   started_ = Now();
   if (r_.plan_error_) return Finish(*r_.plan_error_, report::Outcome::kFailed);
   if (auto read = Read(); !read.ok()) return Finish(read.error(), report::Outcome::kFailed);
-  state_ = StateOrInitial(snap_.state, spec_.app, r_.plan_.strategy, Now());
-  if (!snap_.state) state_.current = RouteWeights();
-  if (cmd_.kind == CommandKind::kDeploy) cmd_.candidate = CandidateIdentity();
-  cmd_.skip_steps = r_.options_.skip_steps;
-  decision_ = Decide(r_.plan_, snap_.state ? std::optional(state_) : std::nullopt, cmd_);
-  const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(spec_.lock_ttl);
-  LockDecision ld = DecideAcquire(spec_.app, snap_.lock, claim_, Now(), ttl, r_.options_.force);
+  CompleteCommand();
+  const LockDecision ld = DecideNow();
   out_.preview = PreviewLines(decision_, ld);
   return Finish(std::nullopt, report::Outcome::kSucceeded);
 }

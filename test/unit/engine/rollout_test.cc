@@ -94,6 +94,7 @@ class FakeRouter : public traffic::Router {
     p.diff = "- " + config_.candidate.Fqdn() + " weight " +
              std::to_string(c_.weights[config_.candidate.Fqdn()]) + "\n+ " +
              config_.candidate.Fqdn() + " weight " + std::to_string(u.candidate);
+    p.diff += u.lock_json.empty() ? "\n- annotation lock" : "\n~ annotation lock";
     p.creates = !c_.exists;
     return p;
   }
@@ -515,6 +516,30 @@ TEST_F(RolloutTest, DryRunWritesNothingAndShowsTheChange) {
   EXPECT_THAT(text, HasSubstr("command: shift 30"));
   EXPECT_THAT(text, HasSubstr("+ flaskapp.stage.svc.cluster.local weight 30"));
   EXPECT_EQ(cluster_.writes, writes);
+}
+
+// The preview shows the annotations as the command leaves them: a shift keeps the lock for the
+// pipeline's next job; promote releases it and removes the test route.
+TEST_F(RolloutTest, DryRunShowsTheLockKeptOrReleasedAndTheTestRouteRemoved) {
+  Load(kHybrid);
+  for (const std::string cmd : {"deploy", "test", "shift 30", "shift 60"}) EXPECT_OK(Do(cmd));
+  RolloutOptions dry;
+  dry.dry_run = true;
+  auto text = [](const Outcome& o) {
+    std::string t;
+    for (const auto& l : o.preview) t += l + "\n";
+    return t;
+  };
+  const std::string shift = text(Do("shift 100", "100", dry));
+  EXPECT_THAT(shift, HasSubstr("~ annotation lock"));
+  EXPECT_THAT(shift, ::testing::Not(HasSubstr("canaryctl-test-route")));
+  EXPECT_OK(Do("shift 100"));
+  const int writes = cluster_.writes;
+  const std::string promote = text(Do("promote", "100", dry));
+  EXPECT_THAT(promote, HasSubstr("- annotation lock"));
+  EXPECT_THAT(promote, HasSubstr("- http route canaryctl-test-route"));
+  EXPECT_EQ(cluster_.writes, writes);
+  EXPECT_TRUE(cluster_.test_route);
 }
 
 TEST_F(RolloutTest, InterruptLeavesAConsistentStateAndExits130) {
