@@ -38,6 +38,9 @@ struct ReleaseSpec {
   std::string namespace_name;
   std::string release;
   std::string service;  // defaults to the release name
+  // The Deployment serving it: Istio's `destination_workload` label in analysis queries.
+  // Defaults to the service name (DNS-1123 subdomain).
+  std::string workload;
 };
 
 struct VirtualServiceSpec {
@@ -119,11 +122,47 @@ struct MetricSpec {
   std::optional<std::string> query;  // PromQL; required unless name is a built-in metric
 };
 
+// analysis.comparison: the sequential test of the candidate's error rate against the stable's
+// (analysis/sequential_test.h documents the test). Rates are in 0..1 (exclusive).
+struct ComparisonSpec {
+  double false_rollback_rate = 0.01;     // alpha: P(fail | candidate as good as stable); < 0.5
+  double missed_regression_rate = 0.05;  // beta: P(pass | candidate at the regression); < 0.5
+  // The regression to detect: the candidate's error rate at tolerance x the stable's; > 1.
+  double tolerance = 2.0;
+  // The stable's error rate is taken as at least this (a stable without errors still gives the
+  // test a rate to compare with); in (0, 0.5).
+  double min_error_rate = 0.005;
+};
+
+// At least one metric, or a comparison.
 struct AnalysisSpec {
-  std::string prometheus_url;
-  Duration interval = Duration(30 * 1000);
-  Duration window = Duration(2 * 60 * 1000);
+  std::string prometheus_url;  // http:// or https:// with a host
+  Duration interval = Duration(30 * 1000);  // between measurements; the PromQL rate range
+  Duration window = Duration(2 * 60 * 1000);  // longest a step is judged; >= interval
+  int passes = 1;    // 1..100: consecutive passing measurements for a metric to pass
+  int failures = 1;  // 1..100: consecutive failing measurements for a metric to fail
   std::vector<MetricSpec> metrics;
+  std::optional<ComparisonSpec> comparison;
+};
+
+// load.split: how one answer says which side served it.
+struct SplitSpec {
+  std::optional<std::string> header;  // a response header's value, or
+  std::optional<std::string> json;    // a dotted field of the JSON body (as JsonExpectation)
+  std::string candidate;              // the value that marks the candidate's answers
+  double confidence = 0.999;          // of the binomial interval; in (0.5, 1)
+};
+
+// load: traffic canaryctl generates itself during each step (Flagger's load tester).
+struct LoadSpec {
+  std::string url;  // http:// or https:// with a host
+  std::string method = "GET";
+  std::map<std::string, std::string> headers;
+  double rate = 20;                          // requests per second, all workers together; > 0
+  int concurrency = 4;                       // 1..256 workers
+  Duration duration = Duration(30 * 1000);   // at least this long per step; > 0
+  Duration timeout = Duration(5 * 1000);     // per request
+  std::optional<SplitSpec> split;            // absent: no traffic-split check
 };
 
 struct RollbackSpec {
@@ -140,6 +179,7 @@ struct RolloutSpec {
   TrafficSpec traffic;
   std::vector<CheckSpec> checks;
   std::optional<AnalysisSpec> analysis;
+  std::optional<LoadSpec> load;
   RollbackSpec rollback;
   std::string reports_dir = "canaryctl-reports";
   Duration lock_ttl = Duration(60 * 60 * 1000);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,12 +27,37 @@ inline constexpr Outcome kAllOutcomes[] = {Outcome::kInProgress,     Outcome::kS
                                            Outcome::kFailed,         Outcome::kRolledBack,
                                            Outcome::kRollbackFailed, Outcome::kInterrupted};
 
+// One metric of analysis at one step: its last measurement and verdict.
+struct MetricRecord {
+  std::string name;                // "request-success-rate", "request-duration", custom
+  std::string unit;                // "%", "ms", "" for custom metrics
+  std::optional<double> value;     // last measurement; nullopt: no data
+  std::optional<double> min;       // limits as configured
+  std::optional<double> max;
+  Verdict verdict = Verdict::kInconclusive;
+  int measurements = 0;            // how many were taken
+  std::string message;             // why this verdict
+};
+
+// Traffic canaryctl generated itself during a step (config `load:`).
+struct LoadRecord {
+  int64_t requests = 0;  // answered or not
+  int64_t errors = 0;    // 5xx, timeouts and connection failures
+  double p99_ms = 0;     // latency
+  std::map<std::string, int64_t> by_version;  // answers per `load.split` value ("" = unknown)
+};
+
 // One step of the plan as run: the phase ("test", "shift", "promote", ...) at a weight.
 struct StepRecord {
   std::string phase;
-  int weight = 0;          // candidate's weight in percent
-  int64_t started_at = 0;  // unix seconds
+  int weight = 0;           // candidate's weight in percent
+  int64_t started_at = 0;   // unix seconds
+  int64_t finished_at = 0;  // unix seconds; 0: unknown
+  // Every verdict of the step, in order: checks, then "traffic-split" (load), then one per
+  // analysis metric and "error-rate-comparison".
   std::vector<CheckRecord> checks;
+  std::vector<MetricRecord> metrics;  // analysis, when configured and run at this step
+  std::optional<LoadRecord> load;
 };
 
 struct WeightChange {
@@ -78,6 +104,8 @@ struct RolloutRecord {
   PipelineInfo pipeline;
   std::vector<StepRecord> steps;
   std::vector<WeightChange> weights;   // oldest first
+  // Automatic rollback: milliseconds from the failing verdict to stable=100 written.
+  std::optional<int64_t> rollback_ms;
   std::vector<std::string> changelog;  // one line per commit, e.g. "abc1234 Fix login"
   std::vector<Link> dashboards;
   std::string environment_name;
