@@ -2,19 +2,12 @@
 
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
-#include <Poco/Timespan.h>
 #include <Poco/URI.h>
-
-#include <Poco/JSON/Stringifier.h>
 
 #include <algorithm>
 #include <istream>
@@ -23,80 +16,14 @@
 #include <sstream>
 #include <thread>
 
+#include "checks/http_session.h"
+#include "checks/json_field.h"
+
 namespace canaryctl::checks {
 namespace {
 
 // The body is judged on at most this much; only kMaxOutputBytes of it are kept as output.
 constexpr std::size_t kMaxJudgedBytes = 4 * 1024 * 1024;
-
-// Follows a dotted path ("a.b.0.c") through objects and arrays; nullopt when absent.
-std::optional<Poco::Dynamic::Var> FollowPath(Poco::Dynamic::Var node, const std::string& path) {
-  std::istringstream segments(path);
-  std::string key;
-  while (std::getline(segments, key, '.')) {
-    if (node.type() == typeid(Poco::JSON::Object::Ptr)) {
-      auto object = node.extract<Poco::JSON::Object::Ptr>();
-      if (!object->has(key)) return std::nullopt;
-      node = object->get(key);
-    } else if (node.type() == typeid(Poco::JSON::Array::Ptr)) {
-      auto array = node.extract<Poco::JSON::Array::Ptr>();
-      std::size_t index = 0;
-      try {
-        std::size_t used = 0;
-        index = std::stoul(key, &used);
-        if (used != key.size()) return std::nullopt;
-      } catch (const std::exception&) {
-        return std::nullopt;
-      }
-      if (index >= array->size()) return std::nullopt;
-      node = array->get(static_cast<unsigned>(index));
-    } else {
-      return std::nullopt;
-    }
-  }
-  return node;
-}
-
-std::string JsonText(const Poco::Dynamic::Var& value) {
-  if (value.isEmpty()) return "null";
-  if (value.type() == typeid(Poco::JSON::Object::Ptr) ||
-      value.type() == typeid(Poco::JSON::Array::Ptr)) {
-    std::ostringstream out;
-    Poco::JSON::Stringifier::stringify(value, out);
-    return out.str();
-  }
-  return value.toString();
-}
-
-std::unique_ptr<Poco::Net::HTTPClientSession> OpenSession(const Poco::URI& uri,
-                                                          const HttpCheckSpec& spec) {
-  std::unique_ptr<Poco::Net::HTTPClientSession> session;
-  if (uri.getScheme() == "https") {
-    Poco::Net::Context::Params params;
-    // STRICT, not RELAXED: Poco skips the host name check for "localhost" unless strict, and
-    // a port-forward to localhost is exactly where a wrong certificate must not pass.
-    params.verificationMode =
-        spec.insecure ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_STRICT;
-    params.loadDefaultCAs = true;
-    params.caLocation = spec.ca_file;
-    Poco::Net::Context::Ptr context =
-        new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
-    // Host name verification stays on unless the check is explicitly insecure.
-    context->enableExtendedCertificateVerification(!spec.insecure);
-    session =
-        std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), context);
-  } else {
-    session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
-  }
-  if (spec.proxy) {
-    session->setProxy(spec.proxy->host, static_cast<Poco::UInt16>(spec.proxy->port));
-    if (!spec.proxy->username.empty()) {
-      session->setProxyCredentials(spec.proxy->username, spec.proxy->password);
-    }
-  }
-  session->setTimeout(Poco::Timespan(spec.timeout.count() * 1000));
-  return session;
-}
 
 }  // namespace
 
@@ -184,7 +111,8 @@ HttpCheck::Attempt HttpCheck::Once(const std::string& url) const {
     return attempt;
   }
   try {
-    auto session = OpenSession(uri, spec_);
+    auto session =
+        OpenHttpSession(uri, {spec_.timeout, spec_.insecure, spec_.ca_file, spec_.proxy});
     std::string target = uri.getPathAndQuery();
     if (target.empty()) target = "/";
     Poco::Net::HTTPRequest request(spec_.method, target, Poco::Net::HTTPMessage::HTTP_1_1);
@@ -256,7 +184,7 @@ std::string HttpCheck::Judge(int status, const std::string& reason, const std::s
       return "status " + std::to_string(status) + " but the body is not JSON (" + e.displayText() +
              ")";
     }
-    const auto value = FollowPath(root, path);
+    const auto value = FollowJsonPath(root, path);
     if (!value) return "JSON field \"" + path + "\" is missing";
     const std::string actual = JsonText(*value);
     if (actual != expected) {

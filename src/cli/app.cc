@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "analysis/prometheus_client.h"
 #include "checks/from_config.h"
 #include "ci/job_context.h"
 #include "ci/log_section.h"
@@ -23,6 +24,7 @@
 #include "kube/kubeconfig.h"
 #include "kube/namespace.h"
 #include "kube/rest_client.h"
+#include "load/load_generator.h"
 #include "report/report_writer.h"
 #include "traffic/istio_router.h"
 
@@ -183,6 +185,21 @@ int RunEngineCommand(const CliOptions& o, const config::RolloutSpec& spec,
 
   auto check_factory = CheckFactory::Create(spec, env);
   if (!check_factory.ok()) return fail(check_factory.error());
+  // Prometheus and the generated load go through the proxy the environment gives their URLs,
+  // decided (and refused) before anything runs, like the checks'.
+  std::optional<analysis::PrometheusOptions> prometheus_options;
+  if (spec.analysis) {
+    auto proxy = ProxyFor(spec.analysis->prometheus_url, env);
+    if (!proxy.ok()) return fail(ConfigError("analysis.prometheus: " + proxy.error().message));
+    prometheus_options = analysis::PrometheusOptions{
+        spec.analysis->prometheus_url, std::chrono::milliseconds(10000), proxy.value(), false, ""};
+  }
+  std::optional<checks::HttpProxy> load_proxy;
+  if (spec.load) {
+    auto proxy = ProxyFor(spec.load->url, env);
+    if (!proxy.ok()) return fail(ConfigError("load.url: " + proxy.error().message));
+    load_proxy = proxy.value();
+  }
 
   auto kubeconfig = LoadClusterConfig(o, env);
   if (!kubeconfig.ok()) return fail(kubeconfig.error());
@@ -222,6 +239,16 @@ int RunEngineCommand(const CliOptions& o, const config::RolloutSpec& spec,
     return kube::EnsureNamespace(kube_client, ns, labels);
   };
   deps.make_checks = [&factory = check_factory.value()] { return factory.Make(); };
+  if (prometheus_options) {
+    deps.make_prometheus = [&prometheus_options] {
+      return analysis::MakePrometheusClient(*prometheus_options);
+    };
+  }
+  if (spec.load) {
+    deps.make_load = [&spec, &load_proxy] {
+      return std::make_unique<load::LoadGenerator>(*spec.load, load_proxy);
+    };
+  }
   deps.interrupted = &interrupted;
   deps.sections = &sections;
 

@@ -43,7 +43,7 @@ class Decoder {
   void Decode(const YAML::Node& root, RolloutSpec* spec) {
     auto f = r_->Map(root, "",
                      {"app", "strategy", "helm", "stable", "candidate", "traffic", "checks",
-                      "analysis", "rollback", "reports", "lock", "secrets"});
+                      "analysis", "load", "rollback", "reports", "lock", "secrets"});
     if (!f) return;
     r_->String(*f, "app", &spec->app);
     std::string strategy;
@@ -60,6 +60,7 @@ class Decoder {
     if (f->Has("traffic")) Traffic(f->nodes.at("traffic"), &spec->traffic);
     if (f->Has("checks")) Checks(f->nodes.at("checks"), &spec->checks);
     if (f->Has("analysis")) Analysis(f->nodes.at("analysis"), &spec->analysis.emplace());
+    if (f->Has("load")) Load(f->nodes.at("load"), &spec->load.emplace());
     if (f->Has("rollback")) Rollback(f->nodes.at("rollback"), &spec->rollback);
     if (f->Has("reports")) {
       if (auto g = r_->Map(f->nodes.at("reports"), "reports", {"dir"})) {
@@ -91,11 +92,12 @@ class Decoder {
   }
 
   void Release(const YAML::Node& node, const std::string& path, ReleaseSpec* release) {
-    auto f = r_->Map(node, path, {"namespace", "release", "service"});
+    auto f = r_->Map(node, path, {"namespace", "release", "service", "workload"});
     if (!f) return;
     r_->String(*f, "namespace", &release->namespace_name);
     r_->String(*f, "release", &release->release);
     r_->String(*f, "service", &release->service);
+    r_->String(*f, "workload", &release->workload);
   }
 
   void Traffic(const YAML::Node& node, TrafficSpec* traffic) {
@@ -210,7 +212,9 @@ class Decoder {
   }
 
   void Analysis(const YAML::Node& node, AnalysisSpec* analysis) {
-    auto f = r_->Map(node, "analysis", {"prometheus", "interval", "window", "metrics"});
+    auto f = r_->Map(
+        node, "analysis",
+        {"prometheus", "interval", "window", "passes", "failures", "metrics", "comparison"});
     if (!f) return;
     if (f->Has("prometheus")) {
       if (auto g = r_->Map(f->nodes.at("prometheus"), "analysis.prometheus", {"url"})) {
@@ -219,6 +223,19 @@ class Decoder {
     }
     r_->Dur(*f, "interval", &analysis->interval);
     r_->Dur(*f, "window", &analysis->window);
+    r_->Int(*f, "passes", &analysis->passes);
+    r_->Int(*f, "failures", &analysis->failures);
+    if (f->Has("comparison")) {
+      ComparisonSpec& c = analysis->comparison.emplace();
+      if (auto g =
+              r_->Map(f->nodes.at("comparison"), "analysis.comparison",
+                      {"falseRollbackRate", "missedRegressionRate", "tolerance", "minErrorRate"})) {
+        r_->Double(*g, "falseRollbackRate", &c.false_rollback_rate);
+        r_->Double(*g, "missedRegressionRate", &c.missed_regression_rate);
+        r_->Double(*g, "tolerance", &c.tolerance);
+        r_->Double(*g, "minErrorRate", &c.min_error_rate);
+      }
+    }
     if (!f->Has("metrics")) return;
     auto items = r_->Seq(f->nodes.at("metrics"), "analysis.metrics");
     if (!items) return;
@@ -230,6 +247,29 @@ class Decoder {
       r_->Double(*g, "min", &metric.min);
       r_->Double(*g, "max", &metric.max);
       r_->String(*g, "query", &metric.query);
+    }
+  }
+
+  void Load(const YAML::Node& node, LoadSpec* load) {
+    auto f = r_->Map(
+        node, "load",
+        {"url", "method", "headers", "rate", "concurrency", "duration", "timeout", "split"});
+    if (!f) return;
+    r_->String(*f, "url", &load->url);
+    r_->String(*f, "method", &load->method);
+    r_->StringMap(*f, "headers", &load->headers);
+    r_->Double(*f, "rate", &load->rate);
+    r_->Int(*f, "concurrency", &load->concurrency);
+    r_->Dur(*f, "duration", &load->duration);
+    r_->Dur(*f, "timeout", &load->timeout);
+    if (!f->Has("split")) return;
+    SplitSpec& split = load->split.emplace();
+    if (auto g = r_->Map(f->nodes.at("split"), "load.split",
+                         {"header", "json", "candidate", "confidence"})) {
+      r_->String(*g, "header", &split.header);
+      r_->String(*g, "json", &split.json);
+      r_->String(*g, "candidate", &split.candidate);
+      r_->Double(*g, "confidence", &split.confidence);
     }
   }
 
@@ -342,6 +382,8 @@ class Validator {
     }
     if (!Given("stable.service")) s_.stable.service = s_.stable.release;
     if (!Given("candidate.service")) s_.candidate.service = s_.candidate.release;
+    if (!Given("stable.workload")) s_.stable.workload = s_.stable.service;
+    if (!Given("candidate.workload")) s_.candidate.workload = s_.candidate.service;
     if (s_.strategy != Strategy::kHybrid && !Given("candidate.namespace")) {
       s_.candidate.namespace_name = s_.stable.namespace_name;
     }
@@ -367,6 +409,7 @@ class Validator {
     Traffic();
     Checks();
     Analysis();
+    Load();
     if (Usable("reports.dir") && s_.reports_dir.empty()) {
       Err("reports.dir", "expected a directory, got \"\"");
     }
@@ -394,6 +437,46 @@ class Validator {
     Err(path, Quote(value) + " is not a DNS-1123 label (lower-case letters, digits and '-', " +
                   "starting and ending with a letter or digit, at most " + std::to_string(max) +
                   " characters)");
+  }
+
+  // Given in the file or by an override, but its value (or its parent's) could not be decoded.
+  bool Broken(const std::string& path) const { return Given(path) && !Usable(path); }
+
+  void Subdomain(const std::string& path, const std::string& value) {
+    if (!Usable(path) || IsDnsSubdomain(value)) return;
+    Err(path,
+        Quote(value) + " is not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.')");
+  }
+
+  void IntRange(const std::string& path, int value, int lo, int hi) {
+    if (Usable(path) && (value < lo || value > hi)) {
+      Err(path, "expected " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " +
+                    std::to_string(value));
+    }
+  }
+
+  // lo < value < hi, for rates and probabilities.
+  void OpenRange(const std::string& path, double value, double lo, double hi) {
+    if (Usable(path) && !(value > lo && value < hi)) {
+      Err(path, "expected a number between " + Number(lo) + " and " + Number(hi) +
+                    " (both excluded), got " + Number(value));
+    }
+  }
+
+  void Method(const std::string& path, const std::string& method) {
+    static const std::set<std::string> kMethods = {"GET",   "HEAD",   "POST",   "PUT",
+                                                   "PATCH", "DELETE", "OPTIONS"};
+    if (Usable(path) && !kMethods.count(method)) {
+      Err(path,
+          "expected one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, got " + Quote(method));
+    }
+  }
+
+  void DottedPath(const std::string& path, const std::string& value) {
+    if (Usable(path) && !IsDottedPath(value)) {
+      Err(path, Quote(value) +
+                    " is not a dotted path such as status or checks.0.state (no empty segments)");
+    }
   }
 
   void Positive(const std::string& path, Duration d) {
@@ -425,6 +508,7 @@ class Validator {
       Label(base + ".namespace", r.namespace_name);
       Label(base + ".release", r.release, 53);  // Helm's limit on release names
       Label(base + ".service", r.service);
+      Subdomain(base + ".workload", r.workload);
     }
     const bool same_namespace = s_.stable.namespace_name == s_.candidate.namespace_name;
     if (s_.strategy == Strategy::kCanary && !same_namespace && Given("candidate.namespace")) {
@@ -444,11 +528,7 @@ class Validator {
   void Traffic() {
     const VirtualServiceSpec& vs = s_.traffic.virtual_service;
     Label("traffic.virtualService.namespace", vs.namespace_name);
-    if (Usable("traffic.virtualService.name") && !IsDnsSubdomain(vs.name)) {
-      Err("traffic.virtualService.name",
-          Quote(vs.name) +
-              " is not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.')");
-    }
+    Subdomain("traffic.virtualService.name", vs.name);
     if (vs.create && vs.hosts.empty() && !diag_->Has("traffic.virtualService.hosts")) {
       Err("traffic.virtualService", "create: true needs `hosts` (e.g. [\"*\"]) to create it with");
     }
@@ -551,24 +631,15 @@ class Validator {
         if (!Given(ChildPath(h, "url")))
           Err(ChildPath(h, "url"), "missing; expected the URL to request");
         Url(ChildPath(h, "url"), c.http->url);
-        if (Usable(ChildPath(h, "method")) && !kMethods.count(c.http->method)) {
-          Err(ChildPath(h, "method"),
-              "expected one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, got " +
-                  Quote(c.http->method));
-        }
+        Method(ChildPath(h, "method"), c.http->method);
         const int status = c.http->expect.status;
         if (Usable(ChildPath(h, "expect.status")) && (status < 100 || status > 599)) {
           Err(ChildPath(h, "expect.status"),
               std::to_string(status) + " is not an HTTP status (100..599)");
         }
         Positive(ChildPath(h, "timeout"), c.http->timeout);
-        if (Usable(ChildPath(h, "retries")) && (c.http->retries < 0 || c.http->retries > 100)) {
-          Err(ChildPath(h, "retries"), "expected 0..100, got " + std::to_string(c.http->retries));
-        }
-        if (Usable(ChildPath(h, "requests")) && (c.http->requests < 1 || c.http->requests > 1000)) {
-          Err(ChildPath(h, "requests"),
-              "expected 1..1000, got " + std::to_string(c.http->requests));
-        }
+        IntRange(ChildPath(h, "retries"), c.http->retries, 0, 100);
+        IntRange(ChildPath(h, "requests"), c.http->requests, 1, 1000);
         if (Usable(ChildPath(h, "caFile")) && c.http->ca_file.empty()) {
           Err(ChildPath(h, "caFile"), "expected a CA bundle file (PEM), got \"\"");
         }
@@ -600,10 +671,8 @@ class Validator {
         Err(json_path,
             "missing; expected a dotted path into the JSON body such as status or "
             "checks.0.state");
-      } else if (Usable(json_path) && !IsDottedPath(e.json->path)) {
-        Err(json_path, Quote(e.json->path) +
-                           " is not a dotted path such as status or checks.0.state (no empty "
-                           "segments)");
+      } else {
+        DottedPath(json_path, e.json->path);
       }
       if (!Given(ChildPath(json, "equals"))) {
         Err(ChildPath(json, "equals"), "missing; expected the value the field must have");
@@ -613,16 +682,43 @@ class Validator {
   }
 
   void Analysis() {
-    if (!s_.analysis) return;
-    if (Given("analysis") && !Usable("analysis")) return;
+    if (!s_.analysis || Broken("analysis")) return;
     const AnalysisSpec& a = *s_.analysis;
     Require("analysis.prometheus.url", "the Prometheus server's URL");
     Url("analysis.prometheus.url", a.prometheus_url);
     Positive("analysis.interval", a.interval);
     Positive("analysis.window", a.window);
-    if (!Given("analysis.metrics")) {
-      Err("analysis.metrics", "missing; expected at least one metric (e.g. request-success-rate)");
-      return;
+    if (!Broken("analysis.interval") && !Broken("analysis.window") && a.interval.count() > 0 &&
+        a.window < a.interval) {
+      Err("analysis.window",
+          FormatDuration(a.window) + (Given("analysis.window") ? "" : " (the default)") +
+              " is shorter than analysis.interval " + FormatDuration(a.interval) +
+              ": a step could end before its first measurement");
+    }
+    IntRange("analysis.passes", a.passes, 1, 100);
+    IntRange("analysis.failures", a.failures, 1, 100);
+    if (a.comparison && !Broken("analysis.comparison")) {
+      const ComparisonSpec& c = *a.comparison;
+      OpenRange("analysis.comparison.falseRollbackRate", c.false_rollback_rate, 0, 0.5);
+      OpenRange("analysis.comparison.missedRegressionRate", c.missed_regression_rate, 0, 0.5);
+      OpenRange("analysis.comparison.minErrorRate", c.min_error_rate, 0, 0.5);
+      if (Usable("analysis.comparison.tolerance") && !(c.tolerance > 1)) {
+        Err("analysis.comparison.tolerance",
+            "expected a factor greater than 1 (the candidate's error rate that counts as a "
+            "regression, relative to the stable's), got " +
+                Number(c.tolerance));
+      }
+    }
+    if (a.metrics.empty() && !a.comparison) {
+      if (!Given("analysis.metrics")) {
+        Err("analysis.metrics",
+            "missing; expected at least one metric (e.g. request-success-rate) or a "
+            "`comparison`");
+      } else if (Usable("analysis.metrics")) {
+        Err("analysis.metrics",
+            "expected at least one metric (e.g. request-success-rate) or a `comparison`, got an "
+            "empty list");
+      }
     }
     std::map<std::string, size_t> seen;
     for (size_t i = 0; i < a.metrics.size(); ++i) {
@@ -650,7 +746,59 @@ class Validator {
         Err(ChildPath(path, "max"),
             "the range is empty: max " + Number(*m.max) + " is below min " + Number(*m.min));
       }
+      if (m.query) Placeholders(ChildPath(path, "query"), *m.query);
     }
+  }
+
+  // Every {{name}} of a query is one that analysis fills in (config::QueryPlaceholders()).
+  void Placeholders(const std::string& path, const std::string& query) {
+    if (!Usable(path)) return;
+    const std::vector<std::string>& known = QueryPlaceholders();
+    for (size_t open = query.find("{{"); open != std::string::npos;
+         open = query.find("{{", open + 2)) {
+      const size_t close = query.find("}}", open + 2);
+      if (close == std::string::npos) break;  // not a placeholder; Prometheus will judge it
+      const std::string name = query.substr(open + 2, close - open - 2);
+      if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+      std::string expected;
+      for (const std::string& k : known) expected += (expected.empty() ? "" : ", ") + k;
+      std::string message = "unknown placeholder {{" + name + "}}";
+      if (auto hint = ClosestMatch(name, known)) message += " (did you mean {{" + *hint + "}}?)";
+      Err(path, message + "; expected one of " + expected + ", each written as {{name}}");
+    }
+  }
+
+  void Load() {
+    if (!s_.load || Broken("load")) return;
+    const LoadSpec& l = *s_.load;
+    Require("load.url", "the URL to send requests to");
+    Url("load.url", l.url);
+    Method("load.method", l.method);
+    if (Usable("load.rate") && !(l.rate > 0)) {
+      Err("load.rate", "expected requests per second greater than 0, got " + Number(l.rate));
+    }
+    IntRange("load.concurrency", l.concurrency, 1, 256);
+    Positive("load.duration", l.duration);
+    Positive("load.timeout", l.timeout);
+    if (!l.split || Broken("load.split")) return;
+    const SplitSpec& split = *l.split;
+    if (split.header.has_value() == split.json.has_value()) {
+      Err("load.split",
+          "give exactly one of `header` (a response header naming the version) and `json` (a "
+          "dotted field of the JSON body)");
+    }
+    static const std::regex kToken("[-!#$%&'*+.^_`|~0-9A-Za-z]+");
+    if (split.header && Usable("load.split.header") && !std::regex_match(*split.header, kToken)) {
+      Err("load.split.header", Quote(*split.header) + " is not an HTTP header name");
+    }
+    if (split.json) DottedPath("load.split.json", *split.json);
+    if (!Given("load.split.candidate")) {
+      Err("load.split.candidate",
+          "missing; expected the value that marks the candidate's answers (e.g. its version)");
+    } else if (Usable("load.split.candidate") && split.candidate.empty()) {
+      Err("load.split.candidate", "expected a value, got \"\"");
+    }
+    OpenRange("load.split.confidence", split.confidence, 0.5, 1);
   }
 
   RolloutSpec& s_;

@@ -52,26 +52,56 @@ OverrideKey Text(const std::string& key, std::function<std::string*(RolloutSpec*
   });
 }
 
-OverrideKey Time(const std::string& key, std::function<Duration*(RolloutSpec*)> field) {
-  return Entry(key, "a duration such as \"30s\", \"5m\" or \"1h30m\"",
-               [field](RolloutSpec* s, const std::string& v) {
-                 auto d = ParseDuration(v);
-                 if (d) *field(s) = *d;
-                 return d.has_value();
-               });
-}
-
-OverrideKey Flag(const std::string& key, std::function<bool*(RolloutSpec*)> field) {
-  return Entry(key, "true or false", [field](RolloutSpec* s, const std::string& v) {
-    auto b = ParseBool(v);
-    if (b) *field(s) = *b;
-    return b.has_value();
+// A key whose text `parse` turns into a value (nullopt: not what `expected` says).
+template <typename T, typename Parse>
+OverrideKey Parsed(const std::string& key, const std::string& expected, Parse parse,
+                   std::function<T*(RolloutSpec*)> field) {
+  return Entry(key, expected, [field, parse](RolloutSpec* s, const std::string& v) {
+    auto value = parse(v);
+    if (value) *field(s) = *value;
+    return value.has_value();
   });
 }
 
+OverrideKey Time(const std::string& key, std::function<Duration*(RolloutSpec*)> field) {
+  return Parsed(
+      key, "a duration such as \"30s\", \"5m\" or \"1h30m\"",
+      [](const std::string& v) { return ParseDuration(v); }, std::move(field));
+}
+
+OverrideKey Flag(const std::string& key, std::function<bool*(RolloutSpec*)> field) {
+  return Parsed(key, "true or false", ParseBool, std::move(field));
+}
+
+OverrideKey Integer(const std::string& key, std::function<int*(RolloutSpec*)> field) {
+  return Parsed(key, "an integer", ParseInt, std::move(field));
+}
+
+OverrideKey Number(const std::string& key, std::function<double*(RolloutSpec*)> field) {
+  return Parsed(key, "a number", ParseDouble, std::move(field));
+}
+
+// Optional sections come into being when a variable sets one of their keys, as in the file.
 AnalysisSpec* Analysis(RolloutSpec* s) {
   if (!s->analysis) s->analysis.emplace();
   return &*s->analysis;
+}
+
+ComparisonSpec* Comparison(RolloutSpec* s) {
+  AnalysisSpec* a = Analysis(s);
+  if (!a->comparison) a->comparison.emplace();
+  return &*a->comparison;
+}
+
+LoadSpec* Load(RolloutSpec* s) {
+  if (!s->load) s->load.emplace();
+  return &*s->load;
+}
+
+SplitSpec* Split(RolloutSpec* s) {
+  LoadSpec* l = Load(s);
+  if (!l->split) l->split.emplace();
+  return &*l->split;
 }
 
 TestRouteSpec* TestRoute(RolloutSpec* s) {
@@ -102,9 +132,11 @@ std::vector<OverrideKey> BuildTable() {
       Text("stable.namespace", [](RolloutSpec* s) { return &s->stable.namespace_name; }),
       Text("stable.release", [](RolloutSpec* s) { return &s->stable.release; }),
       Text("stable.service", [](RolloutSpec* s) { return &s->stable.service; }),
+      Text("stable.workload", [](RolloutSpec* s) { return &s->stable.workload; }),
       Text("candidate.namespace", [](RolloutSpec* s) { return &s->candidate.namespace_name; }),
       Text("candidate.release", [](RolloutSpec* s) { return &s->candidate.release; }),
       Text("candidate.service", [](RolloutSpec* s) { return &s->candidate.service; }),
+      Text("candidate.workload", [](RolloutSpec* s) { return &s->candidate.workload; }),
       Text("traffic.virtualService.namespace",
            [](RolloutSpec* s) { return &s->traffic.virtual_service.namespace_name; }),
       Text("traffic.virtualService.name",
@@ -133,6 +165,28 @@ std::vector<OverrideKey> BuildTable() {
       Text("analysis.prometheus.url", [](RolloutSpec* s) { return &Analysis(s)->prometheus_url; }),
       Time("analysis.interval", [](RolloutSpec* s) { return &Analysis(s)->interval; }),
       Time("analysis.window", [](RolloutSpec* s) { return &Analysis(s)->window; }),
+      Integer("analysis.passes", [](RolloutSpec* s) { return &Analysis(s)->passes; }),
+      Integer("analysis.failures", [](RolloutSpec* s) { return &Analysis(s)->failures; }),
+      Number("analysis.comparison.falseRollbackRate",
+             [](RolloutSpec* s) { return &Comparison(s)->false_rollback_rate; }),
+      Number("analysis.comparison.missedRegressionRate",
+             [](RolloutSpec* s) { return &Comparison(s)->missed_regression_rate; }),
+      Number("analysis.comparison.tolerance",
+             [](RolloutSpec* s) { return &Comparison(s)->tolerance; }),
+      Number("analysis.comparison.minErrorRate",
+             [](RolloutSpec* s) { return &Comparison(s)->min_error_rate; }),
+      Text("load.url", [](RolloutSpec* s) { return &Load(s)->url; }),
+      Text("load.method", [](RolloutSpec* s) { return &Load(s)->method; }),
+      Number("load.rate", [](RolloutSpec* s) { return &Load(s)->rate; }),
+      Integer("load.concurrency", [](RolloutSpec* s) { return &Load(s)->concurrency; }),
+      Time("load.duration", [](RolloutSpec* s) { return &Load(s)->duration; }),
+      Time("load.timeout", [](RolloutSpec* s) { return &Load(s)->timeout; }),
+      Entry("load.split.header", "a string",
+            [](RolloutSpec* s, const std::string& v) { return Split(s)->header = v, true; }),
+      Entry("load.split.json", "a string",
+            [](RolloutSpec* s, const std::string& v) { return Split(s)->json = v, true; }),
+      Text("load.split.candidate", [](RolloutSpec* s) { return &Split(s)->candidate; }),
+      Number("load.split.confidence", [](RolloutSpec* s) { return &Split(s)->confidence; }),
       Flag("rollback.auto", [](RolloutSpec* s) { return &s->rollback.automatic; }),
       Entry("rollback.candidate", "one of keep, rollback, uninstall",
             [](RolloutSpec* s, const std::string& v) {

@@ -9,8 +9,8 @@
 //   CANARYCTL_HELM_REPO                        helm.repo
 //   CANARYCTL_HELM_VALUES                      helm.values (comma-separated files)
 //   CANARYCTL_HELM_TIMEOUT                     helm.timeout (duration)
-//   CANARYCTL_STABLE_NAMESPACE|RELEASE|SERVICE stable.namespace, .release, .service
-//   CANARYCTL_CANDIDATE_NAMESPACE|RELEASE|SERVICE candidate.namespace, .release, .service
+//   CANARYCTL_STABLE_NAMESPACE|RELEASE|SERVICE|WORKLOAD      stable.namespace, .release, ...
+//   CANARYCTL_CANDIDATE_NAMESPACE|RELEASE|SERVICE|WORKLOAD   candidate.namespace, ...
 //   CANARYCTL_TRAFFIC_VIRTUAL_SERVICE_NAMESPACE traffic.virtualService.namespace
 //   CANARYCTL_TRAFFIC_VIRTUAL_SERVICE_NAME     traffic.virtualService.name
 //   CANARYCTL_TRAFFIC_VIRTUAL_SERVICE_CREATE   traffic.virtualService.create (true|false)
@@ -19,6 +19,16 @@
 //   CANARYCTL_TRAFFIC_PORT                     traffic.port
 //   CANARYCTL_ANALYSIS_PROMETHEUS_URL          analysis.prometheus.url
 //   CANARYCTL_ANALYSIS_INTERVAL|WINDOW         analysis.interval, analysis.window (durations)
+//   CANARYCTL_ANALYSIS_PASSES|FAILURES         analysis.passes, analysis.failures (integers)
+//   CANARYCTL_ANALYSIS_COMPARISON_FALSE_ROLLBACK_RATE|MISSED_REGRESSION_RATE|TOLERANCE|
+//     MIN_ERROR_RATE                           analysis.comparison.* (numbers)
+//   CANARYCTL_LOAD_URL|METHOD                  load.url, load.method
+//   CANARYCTL_LOAD_RATE|CONCURRENCY            load.rate (number), load.concurrency (integer)
+//   CANARYCTL_LOAD_DURATION|TIMEOUT            load.duration, load.timeout (durations)
+//   CANARYCTL_LOAD_SPLIT_HEADER|JSON|CANDIDATE load.split.header, .json, .candidate
+//   CANARYCTL_LOAD_SPLIT_CONFIDENCE            load.split.confidence (number)
+// A variable that sets a key of an optional section (analysis, its comparison, load, its split)
+// creates the section, as writing the key in the file would.
 //   CANARYCTL_ROLLBACK_AUTO                    rollback.auto (true|false)
 //   CANARYCTL_ROLLBACK_CANDIDATE               rollback.candidate (keep|rollback|uninstall)
 //   CANARYCTL_REPORTS_DIR                      reports.dir

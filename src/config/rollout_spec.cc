@@ -30,6 +30,13 @@ bool IsBuiltinMetric(const std::string& name) {
   return name == "request-success-rate" || name == "request-duration";
 }
 
+const std::vector<std::string>& QueryPlaceholders() {
+  static const std::vector<std::string> names = {
+      "namespace",        "workload",        "service",       "interval",
+      "stable_namespace", "stable_workload", "stable_service"};
+  return names;
+}
+
 std::string Redact(const RolloutSpec& spec, std::string text) {
   static const std::string kRedacted = "<redacted>";
   for (const std::string& secret : spec.secret_values) {

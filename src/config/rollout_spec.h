@@ -136,8 +136,8 @@ struct ComparisonSpec {
 
 // At least one metric, or a comparison.
 struct AnalysisSpec {
-  std::string prometheus_url;  // http:// or https:// with a host
-  Duration interval = Duration(30 * 1000);  // between measurements; the PromQL rate range
+  std::string prometheus_url;                 // http:// or https:// with a host
+  Duration interval = Duration(30 * 1000);    // between measurements; the PromQL rate range
   Duration window = Duration(2 * 60 * 1000);  // longest a step is judged; >= interval
   int passes = 1;    // 1..100: consecutive passing measurements for a metric to pass
   int failures = 1;  // 1..100: consecutive failing measurements for a metric to fail
@@ -158,11 +158,11 @@ struct LoadSpec {
   std::string url;  // http:// or https:// with a host
   std::string method = "GET";
   std::map<std::string, std::string> headers;
-  double rate = 20;                          // requests per second, all workers together; > 0
-  int concurrency = 4;                       // 1..256 workers
-  Duration duration = Duration(30 * 1000);   // at least this long per step; > 0
-  Duration timeout = Duration(5 * 1000);     // per request
-  std::optional<SplitSpec> split;            // absent: no traffic-split check
+  double rate = 20;                         // requests per second, all workers together; > 0
+  int concurrency = 4;                      // 1..256 workers
+  Duration duration = Duration(30 * 1000);  // at least this long per step; > 0
+  Duration timeout = Duration(5 * 1000);    // per request
+  std::optional<SplitSpec> split;           // absent: no traffic-split check
 };
 
 struct RollbackSpec {
@@ -192,6 +192,12 @@ struct RolloutSpec {
 
 // Metrics that need no query: canaryctl knows their PromQL (Istio's standard metrics).
 bool IsBuiltinMetric(const std::string& name);
+
+// The placeholders a custom metric's query may use, each written {{name}} (no spaces), which
+// analysis fills in: namespace, workload, service (the candidate's, or prod's at promote),
+// interval (analysis.interval, the rate range), stable_namespace, stable_workload,
+// stable_service.
+const std::vector<std::string>& QueryPlaceholders();
 
 // Replaces every occurrence of a secret value in text with "<redacted>".
 std::string Redact(const RolloutSpec& spec, std::string text);

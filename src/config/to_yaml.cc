@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <sstream>
 
 namespace canaryctl::config {
@@ -26,6 +27,17 @@ class Writer {
   void Str(const char* key, const std::string& value) {
     Key(key);
     out_ << YAML::DoubleQuoted << Text(value);
+  }
+  // The shortest text that reads back to the same double ("0.999", not 0.99899999999999999).
+  void Num(const char* key, double value) {
+    char buffer[32];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    Key(key);
+    out_ << std::string(buffer, ec == std::errc() ? end : buffer);
+  }
+  void Int(const char* key, int value) {
+    Key(key);
+    out_ << value;
   }
   void Dur(const char* key, Duration d) {
     Key(key);
@@ -91,6 +103,7 @@ class Writer {
     Str("namespace", r.namespace_name);
     Str("release", r.release);
     Str("service", r.service);
+    Str("workload", r.workload);
     out_ << YAML::EndMap;
   }
 
@@ -172,17 +185,51 @@ class Writer {
       out_ << YAML::EndMap;
       Dur("interval", s.analysis->interval);
       Dur("window", s.analysis->window);
+      Int("passes", s.analysis->passes);
+      Int("failures", s.analysis->failures);
       Key("metrics");
       out_ << YAML::BeginSeq;
       for (const MetricSpec& m : s.analysis->metrics) {
         out_ << YAML::BeginMap;
         Str("name", m.name);
-        if (m.min) Key("min"), out_ << *m.min;
-        if (m.max) Key("max"), out_ << *m.max;
+        if (m.min) Num("min", *m.min);
+        if (m.max) Num("max", *m.max);
         if (m.query) Str("query", *m.query);
         out_ << YAML::EndMap;
       }
-      out_ << YAML::EndSeq << YAML::EndMap;
+      out_ << YAML::EndSeq;
+      if (const auto& c = s.analysis->comparison) {
+        Key("comparison");
+        out_ << YAML::BeginMap;
+        Num("falseRollbackRate", c->false_rollback_rate);
+        Num("missedRegressionRate", c->missed_regression_rate);
+        Num("tolerance", c->tolerance);
+        Num("minErrorRate", c->min_error_rate);
+        out_ << YAML::EndMap;
+      }
+      out_ << YAML::EndMap;
+    }
+
+    if (const auto& l = s.load) {
+      Key("load");
+      out_ << YAML::BeginMap;
+      Str("url", l->url);
+      Str("method", l->method);
+      Map("headers", l->headers);
+      Num("rate", l->rate);
+      Int("concurrency", l->concurrency);
+      Dur("duration", l->duration);
+      Dur("timeout", l->timeout);
+      if (l->split) {
+        Key("split");
+        out_ << YAML::BeginMap;
+        if (l->split->header) Str("header", *l->split->header);
+        if (l->split->json) Str("json", *l->split->json);
+        Str("candidate", l->split->candidate);
+        Num("confidence", l->split->confidence);
+        out_ << YAML::EndMap;
+      }
+      out_ << YAML::EndMap;
     }
 
     Key("rollback");

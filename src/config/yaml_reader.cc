@@ -234,13 +234,15 @@ bool YamlReader::Int(const Fields& f, const char* key, std::optional<int>* out) 
   return true;
 }
 
-bool YamlReader::Double(const Fields& f, const char* key, std::optional<double>* out) {
+bool YamlReader::Double(const Fields& f, const char* key, double* out) {
   if (!f.Has(key)) return false;
+  return ReadTyped(this, diag_, f.nodes.at(key), ChildPath(f.path, key), "a number", ParseDouble,
+                   out);
+}
+
+bool YamlReader::Double(const Fields& f, const char* key, std::optional<double>* out) {
   double value = 0;
-  if (!ReadTyped(this, diag_, f.nodes.at(key), ChildPath(f.path, key), "a number", ParseDouble,
-                 &value)) {
-    return false;
-  }
+  if (!Double(f, key, &value)) return false;
   *out = value;
   return true;
 }

@@ -45,6 +45,7 @@ class YamlReader {
   bool String(const Fields& f, const char* key, std::optional<std::string>* out);
   bool Int(const Fields& f, const char* key, int* out);
   bool Int(const Fields& f, const char* key, std::optional<int>* out);
+  bool Double(const Fields& f, const char* key, double* out);
   bool Double(const Fields& f, const char* key, std::optional<double>* out);
   bool Bool(const Fields& f, const char* key, bool* out);
   bool Dur(const Fields& f, const char* key, Duration* out);

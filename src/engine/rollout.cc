@@ -6,6 +6,8 @@
 #include <thread>
 #include <utility>
 
+#include "analysis/analysis.h"
+#include "engine/progress.h"
 #include "engine/release_digest.h"
 #include "engine/transition.h"
 #include "git/repository.h"
@@ -156,7 +158,11 @@ class Rollout::Job {
   canaryctl::Status DeployWork();
   canaryctl::Status PromoteWork();
   canaryctl::Status RollbackWork();
+  // Judges one step: the checks, then at test/shift the load and its split and the analysis.
   checks::Verdict RunChecks(const std::string& phase, int weight, const std::string& target_url);
+  // Keeps the load running until it has run for load.duration (progress lines meanwhile).
+  void AwaitLoad(const load::LoadGenerator& gen, std::chrono::system_clock::time_point started,
+                 int weight);
   Outcome CheckFailed(const std::string& why);
   Outcome Failed(Error error);  // records phase failed with the route's weights (best effort)
   // Writes phase `failed` with the weights on the route, keeping the lock; logs if it cannot.
@@ -169,6 +175,9 @@ class Rollout::Job {
   std::string Label() const {
     return cmd_.kind == CommandKind::kShift ? "shift " + std::to_string(cmd_.weight)
                                             : std::string(CommandName(cmd_.kind));
+  }
+  std::chrono::system_clock::time_point Clock() const {
+    return r_.deps_.clock ? r_.deps_.clock() : std::chrono::system_clock::now();
   }
   Timestamp Now() const {
     return r_.deps_.now ? r_.deps_.now()
@@ -203,6 +212,9 @@ class Rollout::Job {
   std::optional<std::string> digest_;
   Release promoted_;                 // promote: the stable release after its upgrade
   std::optional<Release> restored_;  // rollback: the stable release after its helm rollback
+  std::string failed_because_;       // RunChecks: the first failing verdict, "name: message"
+  // rollback: when the write that put all traffic on stable succeeded.
+  std::optional<std::chrono::steady_clock::time_point> weights_restored_at_;
 };
 
 Status Rollout::Job::Read() {
@@ -381,7 +393,11 @@ Status Rollout::Job::DeployWork() {
   }
   if (Interrupted()) return Error{ErrorKind::kInterrupted, "interrupted before helm ran"};
   spdlog::info("deploy: helm upgrade --install {} ({})", ReleaseName(cand), spec_.helm.chart);
-  auto installed = helm.UpgradeInstall(UpgradeFor(cand));
+  auto installed = [&] {
+    ProgressTicker ticker("deploy: waiting for helm upgrade --install " + ReleaseName(cand),
+                          UpgradeFor(cand).timeout);
+    return helm.UpgradeInstall(UpgradeFor(cand));
+  }();
   if (!installed.ok()) return installed.error();
   Release rel = CandidateIdentity();
   rel.chart = installed.value().current.chart;
@@ -410,7 +426,11 @@ Status Rollout::Job::PromoteWork() {
   if (!recovered.ok()) return recovered.error();
   if (Interrupted()) return Error{ErrorKind::kInterrupted, "interrupted before helm ran"};
   spdlog::info("promote: helm upgrade {} to the candidate's chart and values", ReleaseName(stable));
-  auto upgraded = helm.UpgradeInstall(UpgradeFor(stable));
+  auto upgraded = [&] {
+    ProgressTicker ticker("promote: waiting for helm upgrade " + ReleaseName(stable),
+                          UpgradeFor(stable).timeout);
+    return helm.UpgradeInstall(UpgradeFor(stable));
+  }();
   if (!upgraded.ok()) return upgraded.error();
   promoted_ = state_.candidate;
   promoted_.chart = upgraded.value().current.chart;
@@ -433,7 +453,11 @@ Status Rollout::Job::RollbackWork() {
     if (to > 0 && st.value() && st.value()->current.number != to) {
       spdlog::info("rollback: helm rollback {} to revision {} (the stable release before promote)",
                    ReleaseName(stable), to);
-      auto rb = helm.Rollback(Ref(stable), {to, true, timeout});
+      auto rb = [&] {
+        ProgressTicker ticker("rollback: waiting for helm rollback " + ReleaseName(stable),
+                              timeout);
+        return helm.Rollback(Ref(stable), {to, true, timeout});
+      }();
       if (!rb.ok()) return rb.error();
       auto after = helm.Status(Ref(stable));
       if (after.ok() && after.value())
@@ -469,12 +493,35 @@ Status Rollout::Job::RollbackWork() {
   return Done{};
 }
 
+namespace {
+
+std::string LoadSummary(const report::LoadRecord& load) {
+  std::string text =
+      std::to_string(load.requests) + " requests, " + std::to_string(load.errors) + " errors";
+  if (load.requests > 0) {
+    char p99[32];
+    std::snprintf(p99, sizeof p99, "%.0f", load.p99_ms);
+    text += ", p99 " + std::string(p99) + " ms";
+  }
+  if (!load.by_version.empty()) {
+    text += ", answers by version:";
+    for (const auto& [version, n] : load.by_version) {
+      text +=
+          " " + (version.empty() ? std::string("(unknown)") : version) + "=" + std::to_string(n);
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
 checks::Verdict Rollout::Job::RunChecks(const std::string& phase, int weight,
                                         const std::string& target_url) {
   report::StepRecord step;
   step.phase = phase;
   step.weight = weight;
   step.started_at = Unix(Now());
+  const auto step_started = Clock();
   checks::StepContext ctx;
   ctx.app = spec_.app;
   ctx.phase = phase;
@@ -491,15 +538,26 @@ checks::Verdict Rollout::Job::RunChecks(const std::string& phase, int weight,
   ctx.facts["stable_url"] = ServiceUrl(StableSpec(), spec_.traffic.port);
   auto list =
       r_.deps_.make_checks ? r_.deps_.make_checks() : std::vector<std::unique_ptr<checks::Check>>{};
+  // Load and analysis judge traffic steps; promote is judged by its checks only.
+  const bool traffic_step = phase == "test" || phase == "shift";
+  std::unique_ptr<load::LoadGenerator> load;
+  if (traffic_step && spec_.load && r_.deps_.make_load) {
+    load = r_.deps_.make_load();
+    spdlog::info("load at {}: {} {} at {:g} req/s with {} workers, for at least {}", Pct(weight),
+                 spec_.load->method, spec_.load->url, spec_.load->rate, spec_.load->concurrency,
+                 FormatElapsed(spec_.load->duration));
+    load->Start();
+  }
+  const auto load_started = Clock();
   std::optional<ci::LogSection> section;
   if (r_.deps_.sections) {
     section.emplace(*r_.deps_.sections, "checks_" + phase + "_" + std::to_string(weight),
                     "checks at " + Pct(weight) + " (" + std::to_string(list.size()) + ")");
   }
   checks::Verdict verdict = checks::Verdict::kPass;
-  for (size_t i = 0; i < list.size(); ++i) {
-    if (Interrupted()) break;
-    checks::CheckResult result = list[i]->Run(ctx);
+  // Logs a verdict and keeps it; an inconclusive one is not a pass: traffic only moves on
+  // evidence.
+  auto record = [&](checks::CheckResult result) {
     spdlog::info("check {} at {}: {}{}{} ({})", result.name, Pct(weight),
                  checks::VerdictName(result.verdict), result.message.empty() ? "" : ": ",
                  result.message, checks::FormatDuration(result.duration));
@@ -510,10 +568,16 @@ checks::Verdict Rollout::Job::RunChecks(const std::string& phase, int weight,
       while (!output.empty() && output.back() == '\n') output.pop_back();
       spdlog::info("output of check {}:\n{}", result.name, output);
     }
+    if (failed && verdict == checks::Verdict::kPass) {
+      failed_because_ = result.name + ": " + result.message;
+    }
     step.checks.push_back(std::move(result));
-    if (failed) {
-      // An inconclusive check is not a pass: traffic only moves on evidence.
-      verdict = checks::Verdict::kFail;
+    if (failed) verdict = checks::Verdict::kFail;
+  };
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (Interrupted()) break;
+    record(list[i]->Run(ctx));
+    if (verdict != checks::Verdict::kPass) {
       for (size_t j = i + 1; j < list.size(); ++j) {
         spdlog::info("check {} at {}: skipped (an earlier check failed)", list[j]->name(),
                      Pct(weight));
@@ -521,8 +585,85 @@ checks::Verdict Rollout::Job::RunChecks(const std::string& phase, int weight,
       break;
     }
   }
+  // The analysis needs the candidate to get traffic: at 0% it would only ever see no data.
+  if (verdict == checks::Verdict::kPass && !Interrupted() && traffic_step && spec_.analysis &&
+      weight > 0 && r_.deps_.make_prometheus) {
+    const config::AnalysisSpec& as = *spec_.analysis;
+    auto prometheus = r_.deps_.make_prometheus();
+    analysis::AnalysisDeps ad;
+    ad.prometheus = prometheus.get();
+    ad.interrupted = r_.deps_.interrupted;
+    if (r_.deps_.sleep) ad.sleep = r_.deps_.sleep;
+    if (r_.deps_.clock) ad.now = r_.deps_.clock;
+    const std::string at = Pct(weight);
+    ad.progress = [at, &load](const std::string& line) {
+      if (load) {
+        spdlog::info("analysis at {}: {}; load: {}", at, line, LoadSummary(load->Snapshot()));
+      } else {
+        spdlog::info("analysis at {}: {}", at, line);
+      }
+    };
+    auto side = [](const config::ReleaseSpec& r) {
+      return analysis::Workload{r.namespace_name, r.workload.empty() ? r.service : r.workload,
+                                r.service};
+    };
+    analysis::StepTarget target{side(CandidateSpec()), side(StableSpec()), weight, step_started};
+    spdlog::info("analysis at {}: every {}, for at most {}, against {}", at,
+                 FormatElapsed(as.interval), FormatElapsed(as.window), as.prometheus_url);
+    analysis::AnalysisResult result = [&] {
+      // Measurements come every interval; between long ones, a line every few seconds still
+      // shows the job is alive (with the load's numbers, when there is load).
+      std::optional<ProgressTicker> ticker;
+      if (as.interval > std::chrono::seconds(5)) {
+        ticker.emplace("analysis at " + at + ": waiting for the next measurement", as.window,
+                       [&load] { return load ? "load: " + LoadSummary(load->Snapshot()) : ""; });
+      }
+      return analysis::Analysis(as, ad).Run(target);
+    }();
+    step.metrics = result.metrics;
+    if (!Interrupted()) {
+      for (auto& c : result.checks) record(std::move(c));
+      if (result.verdict != checks::Verdict::kPass) {
+        // The analysis's own summary says more than its first failing metric (no traffic).
+        if (!result.message.empty()) failed_because_ = "analysis: " + result.message;
+        verdict = checks::Verdict::kFail;
+      }
+      spdlog::info("analysis at {}: {}{}{}", at, checks::VerdictName(result.verdict),
+                   result.message.empty() ? "" : ": ", result.message);
+    }
+  }
+  if (load) {
+    if (verdict == checks::Verdict::kPass && !Interrupted()) AwaitLoad(*load, load_started, weight);
+    step.load = load->Stop();
+    spdlog::info("load at {}: {}", Pct(weight), LoadSummary(*step.load));
+    if (verdict == checks::Verdict::kPass && !Interrupted() && spec_.load->split) {
+      record(load::TrafficSplitCheck(*step.load, *spec_.load->split, weight));
+    }
+  }
+  step.finished_at = Unix(Now());
   out_.record.steps.push_back(std::move(step));
   return verdict;
+}
+
+void Rollout::Job::AwaitLoad(const load::LoadGenerator& gen,
+                             std::chrono::system_clock::time_point started, int weight) {
+  const auto duration = spec_.load->duration;
+  auto left = [&] {
+    return duration - std::chrono::duration_cast<std::chrono::milliseconds>(Clock() - started);
+  };
+  if (left().count() <= 0) return;
+  ProgressTicker ticker("load at " + Pct(weight), left(),
+                        [&gen] { return LoadSummary(gen.Snapshot()); });
+  while (!Interrupted()) {
+    const auto remaining = left();
+    if (remaining.count() <= 0) break;
+    const auto slice = std::min(remaining, std::chrono::milliseconds(200));
+    if (r_.deps_.sleep) {
+      r_.deps_.sleep(slice);
+    } else {
+      std::this_thread::sleep_for(slice);
+    }
+  }
 }
 
 void Rollout::Job::RecordFailed(const std::string& message) {
@@ -562,10 +703,18 @@ Outcome Rollout::Job::CheckFailed(const std::string& why) {
         report::Outcome::kFailed);
   }
   spdlog::warn("{}; rolling back (rollback.auto)", why);
+  const auto verdict_at = std::chrono::steady_clock::now();
   Job rollback(r_, Cmd(CommandKind::kRollback));
   rollback.out_.record = out_.record;
   rollback.started_ = started_;
   Outcome rb = rollback.Execute();
+  if (rollback.weights_restored_at_) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        *rollback.weights_restored_at_ - verdict_at)
+                        .count();
+    rb.record.rollback_ms = ms;
+    spdlog::info("rollback: all traffic on stable {} ms after the failing verdict", ms);
+  }
   // What the rollback wrote is where this command ends.
   state_ = rollback.state_;
   snap_.traffic = rollback.snap_.traffic;
@@ -828,7 +977,10 @@ Outcome Rollout::Job::Execute() {
       }
       return Finish(wrote.error(), report::Outcome::kFailed);
     }
-    if (wrote.value() == Wrote::kOk) break;
+    if (wrote.value() == Wrote::kOk) {
+      if (is_rollback) weights_restored_at_ = std::chrono::steady_clock::now();
+      break;
+    }
     spdlog::info("{}: the VirtualService changed meanwhile (409); re-reading and deciding again",
                  Label());
   }
@@ -867,7 +1019,8 @@ Outcome Rollout::Job::Execute() {
           RunChecks(phase, weight, ServiceUrl(CandidateSpec(), spec_.traffic.port));
       if (Interrupted()) return Interrupt("during the checks");
       if (verdict != checks::Verdict::kPass) {
-        return CheckFailed("checks failed at " + Pct(weight) + " (" + Label() + ")");
+        return CheckFailed("checks failed at " + Pct(weight) + " (" + Label() +
+                           "): " + failed_because_);
       }
       if (converge) return Finish(std::nullopt, report::Outcome::kSucceeded);
       RolloutState end = Complete(state_, decision_, Ctx(), std::nullopt);
@@ -885,7 +1038,8 @@ Outcome Rollout::Job::Execute() {
           RunChecks("promote", BlueGreen() ? 100 : 0, ServiceUrl(serving, spec_.traffic.port));
       if (Interrupted()) return Interrupt("during the checks");
       if (verdict != checks::Verdict::kPass) {
-        return CheckFailed("checks failed against " + ReleaseName(serving) + " at promote");
+        return CheckFailed("checks failed against " + ReleaseName(serving) +
+                           " at promote: " + failed_because_);
       }
       RolloutState end =
           Complete(state_, decision_, Ctx(), BlueGreen() ? std::nullopt : std::optional(promoted_));

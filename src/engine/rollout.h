@@ -11,8 +11,11 @@
 //   4. do the slow work (namespaces, helm, checks);
 //   5. write the end phase and weights; promote and rollback also release the lock, the other
 //      commands keep it for the pipeline's next job.
-// A failed check in test/shift with rollback.auto rolls back (stable=100 in the first write)
-// and returns kCheckFailed; if that write cannot be made, kRollbackFailed. Any other failure
+// A step of test/shift is judged by the checks, then (config `load:`) the traffic canaryctl
+// generates and its split, and (config `analysis:`, weights above 0) the metric analysis; the
+// first failing verdict ends the step. A failed step with rollback.auto rolls back (stable=100
+// in the first write; the time from the verdict to that write is recorded) and returns
+// kCheckFailed; if that write cannot be made, kRollbackFailed. Any other failure
 // records phase `failed` with the weights actually on the route. An interrupt (the flag set by
 // SIGTERM/SIGINT) is honoured between steps: the state is left consistent, kInterrupted.
 //
@@ -28,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/prometheus_client.h"
 #include "checks/check.h"
 #include "ci/job_context.h"
 #include "ci/log_section.h"
@@ -37,6 +41,7 @@
 #include "engine/plan.h"
 #include "engine/state.h"
 #include "helm/deployer.h"
+#include "load/load_generator.h"
 #include "report/rollout_record.h"
 #include "traffic/router.h"
 #include "traffic/virtual_service.h"
@@ -53,10 +58,15 @@ struct RolloutDeps {
       ensure_namespace;
   // The configured checks, fresh for each step.
   std::function<std::vector<std::unique_ptr<checks::Check>>()> make_checks;
+  // The Prometheus of `analysis:` and the generator of `load:`; unset: those are not run.
+  std::function<std::unique_ptr<analysis::PrometheusClient>()> make_prometheus;
+  std::function<std::unique_ptr<load::LoadGenerator>()> make_load;
   std::function<Timestamp()> now;                        // default: the system clock
   std::function<void(std::chrono::milliseconds)> sleep;  // default: interruptible sleep
-  const std::atomic<bool>* interrupted = nullptr;        // set by SIGTERM/SIGINT
-  ci::SectionLog* sections = nullptr;                    // a GitLab section per phase
+  // The precise clock of the analysis's waits; tests pair it with `sleep`. Default: system.
+  std::function<std::chrono::system_clock::time_point()> clock;
+  const std::atomic<bool>* interrupted = nullptr;  // set by SIGTERM/SIGINT
+  ci::SectionLog* sections = nullptr;              // a GitLab section per phase
 };
 
 struct RolloutOptions {

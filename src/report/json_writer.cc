@@ -3,6 +3,8 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
+#include <cmath>
+#include <optional>
 #include <sstream>
 
 #include "report/atomic_file.h"
@@ -16,6 +18,12 @@ using Poco::JSON::Array;
 using Poco::JSON::Object;
 
 Object::Ptr NewObject() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+
+// null for no value and for NaN and infinities, which JSON cannot hold.
+Poco::Dynamic::Var Number(std::optional<double> v) {
+  if (!v || !std::isfinite(*v)) return {};
+  return *v;
+}
 
 class Builder {
  public:
@@ -54,6 +62,8 @@ std::string RenderRolloutJson(const RolloutRecord& record, const ci::Redactor& r
   root->set("message", b.S(record.message));
   b.Time(root, "started_at", record.started_at);
   b.Time(root, "finished_at", record.finished_at);
+  root->set("rollback_ms",
+            record.rollback_ms ? Poco::Dynamic::Var(*record.rollback_ms) : Poco::Dynamic::Var());
   WeightChange current = CurrentWeights(record);
   Object::Ptr weights = NewObject();
   weights->set("stable", current.stable);
@@ -78,6 +88,7 @@ std::string RenderRolloutJson(const RolloutRecord& record, const ci::Redactor& r
     s->set("phase", b.S(step.phase));
     s->set("weight", step.weight);
     b.Time(s, "started_at", step.started_at);
+    b.Time(s, "finished_at", step.finished_at);
     Array::Ptr checks = new Array;
     for (const CheckRecord& check : step.checks) {
       Object::Ptr c = NewObject();
@@ -89,6 +100,32 @@ std::string RenderRolloutJson(const RolloutRecord& record, const ci::Redactor& r
       checks->add(c);
     }
     s->set("checks", checks);
+    Array::Ptr metrics = new Array;
+    for (const MetricRecord& metric : step.metrics) {
+      Object::Ptr m = NewObject();
+      m->set("name", b.S(metric.name));
+      m->set("unit", b.S(metric.unit));
+      m->set("value", Number(metric.value));
+      m->set("min", Number(metric.min));
+      m->set("max", Number(metric.max));
+      m->set("verdict", std::string(VerdictName(metric.verdict)));
+      m->set("measurements", metric.measurements);
+      m->set("message", b.S(metric.message));
+      metrics->add(m);
+    }
+    s->set("metrics", metrics);
+    if (step.load) {
+      Object::Ptr l = NewObject();
+      l->set("requests", step.load->requests);
+      l->set("errors", step.load->errors);
+      l->set("p99_ms", Number(step.load->p99_ms));
+      Object::Ptr by_version = NewObject();
+      for (const auto& [version, n] : step.load->by_version) by_version->set(b.S(version), n);
+      l->set("by_version", by_version);
+      s->set("load", l);
+    } else {
+      s->set("load", Poco::Dynamic::Var());
+    }
     steps->add(s);
   }
   root->set("steps", steps);

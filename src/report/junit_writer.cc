@@ -3,7 +3,6 @@
 #include <Poco/SAX/AttributesImpl.h>
 #include <Poco/XML/XMLWriter.h>
 
-#include <cstdio>
 #include <sstream>
 
 #include "report/atomic_file.h"
@@ -13,12 +12,6 @@ namespace canaryctl::report {
 namespace {
 
 constexpr size_t kMaxMessageBytes = 1024;
-
-std::string Seconds(std::chrono::milliseconds d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(d.count()) / 1000.0);
-  return buf;
-}
 
 class Writer {
  public:
@@ -85,7 +78,7 @@ std::string RenderJUnit(const RolloutRecord& record, const ci::Redactor& redacto
                          {"failures", std::to_string(total.failures)},
                          {"errors", "0"},
                          {"skipped", std::to_string(total.skipped)},
-                         {"time", Seconds(total.time)}});
+                         {"time", SecondsText(total.time)}});
   for (const StepRecord& step : record.steps) {
     Counts c = Count(step);
     std::string label = w.Attr(StepLabel(step));
@@ -95,15 +88,15 @@ std::string RenderJUnit(const RolloutRecord& record, const ci::Redactor& redacto
         {"failures", std::to_string(c.failures)},
         {"errors", "0"},
         {"skipped", std::to_string(c.skipped)},
-        {"time", Seconds(c.time)}};
+        {"time", SecondsText(c.time)}};
     if (step.started_at != 0) suite.emplace_back("timestamp", IsoTimeUtc(step.started_at));
     w.Start("testsuite", suite);
     std::vector<std::string> names = UniqueCheckNames(step);
     for (size_t i = 0; i < step.checks.size(); ++i) {
       const CheckRecord& check = step.checks[i];
-      w.Start(
-          "testcase",
-          {{"classname", label}, {"name", w.Attr(names[i])}, {"time", Seconds(check.duration)}});
+      w.Start("testcase", {{"classname", label},
+                           {"name", w.Attr(names[i])},
+                           {"time", SecondsText(check.duration)}});
       if (check.verdict == Verdict::kFail) {
         w.Start("failure", {{"message", w.Attr(check.message)}, {"type", "fail"}});
         w.Chars(w.Text(check.message));

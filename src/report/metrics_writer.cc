@@ -1,6 +1,6 @@
 #include "report/metrics_writer.h"
 
-#include <cstdio>
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -43,10 +43,8 @@ class Families {
   std::string out_;
 };
 
-std::string Seconds(std::chrono::milliseconds d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(d.count()) / 1000.0);
-  return buf;
+const char* VerdictValue(Verdict v) {
+  return v == Verdict::kPass ? "1" : v == Verdict::kFail ? "0" : "-1";
 }
 
 }  // namespace
@@ -110,20 +108,76 @@ std::string RenderMetrics(const RolloutRecord& record, const ci::Redactor& redac
   if (!checks.empty()) {
     m.Family("canaryctl_check_duration_seconds", "How long each check took.");
     for (const CheckSample& c : checks) {
-      m.Sample("canaryctl_check_duration_seconds", c.labels, Seconds(c.check->duration));
+      m.Sample("canaryctl_check_duration_seconds", c.labels, SecondsText(c.check->duration));
     }
     m.Family("canaryctl_check_verdict", "Verdict of each check: 1 pass, 0 fail, -1 inconclusive.");
     for (const CheckSample& c : checks) {
-      const char* v = c.check->verdict == Verdict::kPass   ? "1"
-                      : c.check->verdict == Verdict::kFail ? "0"
-                                                           : "-1";
-      m.Sample("canaryctl_check_verdict", c.labels, v);
+      m.Sample("canaryctl_check_verdict", c.labels, VerdictValue(c.check->verdict));
     }
   }
   m.Family("canaryctl_checks", "Number of checks run, by verdict.");
   for (Verdict v : {Verdict::kPass, Verdict::kFail, Verdict::kInconclusive}) {
     m.Sample("canaryctl_checks", {{"verdict", std::string(VerdictName(v))}},
              std::to_string(counts[static_cast<int>(v)]));
+  }
+
+  // Analysis: the last measurement of each metric at each step (steps without data are left
+  // out of the values, not written as 0), and its verdict.
+  std::vector<std::pair<Labels, const MetricRecord*>> metrics;
+  std::vector<std::pair<Labels, const LoadRecord*>> loads;
+  for (size_t i = 0; i < record.steps.size(); ++i) {
+    const StepRecord& s = record.steps[i];
+    Labels step = {
+        {"step", std::to_string(i)}, {"phase", s.phase}, {"weight", std::to_string(s.weight)}};
+    std::vector<std::string> names = UniqueMetricNames(s);
+    for (size_t j = 0; j < s.metrics.size(); ++j) {
+      Labels labels = step;
+      labels.emplace_back("metric", names[j]);
+      metrics.emplace_back(std::move(labels), &s.metrics[j]);
+    }
+    if (s.load) loads.emplace_back(step, &*s.load);
+  }
+  if (std::any_of(metrics.begin(), metrics.end(),
+                  [](const auto& m) { return m.second->value.has_value(); })) {
+    m.Family("canaryctl_analysis_value", "Last measured value of each analysis metric per step.");
+    for (const auto& [labels, metric] : metrics) {
+      if (metric->value) m.Sample("canaryctl_analysis_value", labels, ValueText(*metric->value));
+    }
+  }
+  if (!metrics.empty()) {
+    m.Family("canaryctl_analysis_verdict",
+             "Verdict of each analysis metric per step: 1 pass, 0 fail, -1 inconclusive.");
+    for (const auto& [labels, metric] : metrics) {
+      m.Sample("canaryctl_analysis_verdict", labels, VerdictValue(metric->verdict));
+    }
+  }
+  if (!loads.empty()) {
+    m.Family("canaryctl_load_requests", "Requests canaryctl generated per step.");
+    for (const auto& [labels, load] : loads) {
+      m.Sample("canaryctl_load_requests", labels, std::to_string(load->requests));
+    }
+    m.Family("canaryctl_load_errors", "Generated requests that failed per step.");
+    for (const auto& [labels, load] : loads) {
+      m.Sample("canaryctl_load_errors", labels, std::to_string(load->errors));
+    }
+    m.Family("canaryctl_load_latency_p99_seconds", "p99 latency of the generated requests.");
+    for (const auto& [labels, load] : loads) {
+      m.Sample("canaryctl_load_latency_p99_seconds", labels, ValueText(load->p99_ms / 1000.0));
+    }
+    m.Family("canaryctl_load_responses", "Answers to the generated requests per version.");
+    for (const auto& [labels, load] : loads) {
+      for (const auto& [version, n] : load->by_version) {
+        Labels with_version = labels;
+        with_version.emplace_back("version", version);
+        m.Sample("canaryctl_load_responses", with_version, std::to_string(n));
+      }
+    }
+  }
+  if (record.rollback_ms) {
+    m.Family("canaryctl_rollback_duration_seconds",
+             "Time from the failing verdict to stable=100 written.");
+    m.Sample("canaryctl_rollback_duration_seconds", {},
+             SecondsText(std::chrono::milliseconds(*record.rollback_ms)));
   }
   if (record.started_at != 0 && record.finished_at >= record.started_at) {
     m.Family("canaryctl_rollout_duration_seconds", "Duration of this command.");

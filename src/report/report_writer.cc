@@ -2,6 +2,7 @@
 
 #include "report/annotations_writer.h"
 #include "report/dotenv_writer.h"
+#include "report/html_writer.h"
 #include "report/json_writer.h"
 #include "report/junit_writer.h"
 #include "report/metrics_writer.h"
@@ -15,6 +16,7 @@ Status WriteReports(const std::string& dir, const RolloutRecord& record,
       WriteJUnit(dir, record, redactor),       WriteDotenv(dir, record, redactor, warnings),
       WriteMetrics(dir, record, redactor),     WriteAnnotations(dir, record, redactor, warnings),
       WriteRolloutJson(dir, record, redactor), WriteSummary(dir, record, redactor),
+      WriteHtmlReport(dir, record, redactor),
   };
   std::string failures;
   for (const Status& s : results) {

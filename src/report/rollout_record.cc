@@ -27,17 +27,30 @@ WeightChange CurrentWeights(const RolloutRecord& record) {
   return record.weights.back();
 }
 
-std::vector<std::string> UniqueCheckNames(const StepRecord& step) {
+namespace {
+
+template <typename Record>
+std::vector<std::string> UniqueNames(const std::vector<Record>& records, const char* unnamed) {
   std::vector<std::string> names;
   std::set<std::string> seen;
-  for (const CheckRecord& c : step.checks) {
-    std::string base = c.name.empty() ? std::string("check") : c.name;
+  for (const Record& r : records) {
+    std::string base = r.name.empty() ? std::string(unnamed) : r.name;
     std::string name = base;
     for (int n = 2; seen.count(name) != 0; ++n) name = base + " #" + std::to_string(n);
     seen.insert(name);
     names.push_back(name);
   }
   return names;
+}
+
+}  // namespace
+
+std::vector<std::string> UniqueCheckNames(const StepRecord& step) {
+  return UniqueNames(step.checks, "check");
+}
+
+std::vector<std::string> UniqueMetricNames(const StepRecord& step) {
+  return UniqueNames(step.metrics, "metric");
 }
 
 std::string StepLabel(const StepRecord& step) {

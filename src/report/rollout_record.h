@@ -29,21 +29,21 @@ inline constexpr Outcome kAllOutcomes[] = {Outcome::kInProgress,     Outcome::kS
 
 // One metric of analysis at one step: its last measurement and verdict.
 struct MetricRecord {
-  std::string name;                // "request-success-rate", "request-duration", custom
-  std::string unit;                // "%", "ms", "" for custom metrics
-  std::optional<double> value;     // last measurement; nullopt: no data
-  std::optional<double> min;       // limits as configured
+  std::string name;             // "request-success-rate", "request-duration", custom
+  std::string unit;             // "%", "ms", "" for custom metrics
+  std::optional<double> value;  // last measurement; nullopt: no data
+  std::optional<double> min;    // limits as configured
   std::optional<double> max;
   Verdict verdict = Verdict::kInconclusive;
-  int measurements = 0;            // how many were taken
-  std::string message;             // why this verdict
+  int measurements = 0;  // how many were taken
+  std::string message;   // why this verdict
 };
 
 // Traffic canaryctl generated itself during a step (config `load:`).
 struct LoadRecord {
-  int64_t requests = 0;  // answered or not
-  int64_t errors = 0;    // 5xx, timeouts and connection failures
-  double p99_ms = 0;     // latency
+  int64_t requests = 0;                       // answered or not
+  int64_t errors = 0;                         // 5xx, timeouts and connection failures
+  double p99_ms = 0;                          // latency
   std::map<std::string, int64_t> by_version;  // answers per `load.split` value ("" = unknown)
 };
 
@@ -103,7 +103,7 @@ struct RolloutRecord {
   ReleaseInfo candidate;
   PipelineInfo pipeline;
   std::vector<StepRecord> steps;
-  std::vector<WeightChange> weights;   // oldest first
+  std::vector<WeightChange> weights;  // oldest first
   // Automatic rollback: milliseconds from the failing verdict to stable=100 written.
   std::optional<int64_t> rollback_ms;
   std::vector<std::string> changelog;  // one line per commit, e.g. "abc1234 Fix login"
@@ -121,6 +121,8 @@ WeightChange CurrentWeights(const RolloutRecord& record);
 // The check names of a step made unique ("e2e", "e2e #2"): GitLab keeps only the first
 // testcase of a duplicated name, and OpenMetrics forbids duplicate label sets.
 std::vector<std::string> UniqueCheckNames(const StepRecord& step);
+// The same for the analysis metrics of a step ("metric" when unnamed).
+std::vector<std::string> UniqueMetricNames(const StepRecord& step);
 
 // "shift/30": the JUnit classname and suite name of a step.
 std::string StepLabel(const StepRecord& step);

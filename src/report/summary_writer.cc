@@ -68,11 +68,7 @@ class Md {
   const ci::Redactor& redactor_;
 };
 
-std::string Seconds(std::chrono::milliseconds d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f s", static_cast<double>(d.count()) / 1000.0);
-  return buf;
-}
+std::string Seconds(std::chrono::milliseconds d) { return SecondsText(d) + " s"; }
 
 }  // namespace
 
@@ -94,6 +90,10 @@ std::string RenderSummary(const RolloutRecord& record, const ci::Redactor& redac
   WeightChange w = CurrentWeights(record);
   o += "\nTraffic now: stable " + std::to_string(w.stable) + "%, candidate " +
        std::to_string(w.candidate) + "%.\n";
+  if (record.rollback_ms) {
+    o += "\nRollback: stable restored " + std::to_string(*record.rollback_ms) +
+         " ms after the failing verdict.\n";
+  }
 
   o += "\n## What changed\n\n| | stable | candidate |\n|---|---|---|\n";
   auto row = [&](const char* name, const std::string& s, const std::string& c) {
@@ -127,6 +127,45 @@ std::string RenderSummary(const RolloutRecord& record, const ci::Redactor& redac
              std::string(VerdictName(c.verdict)) + " | " + Seconds(c.duration) + " | " +
              md.Cell(c.message) + " |\n";
       }
+    }
+  }
+
+  bool metrics = false, load = false;
+  for (const StepRecord& s : record.steps) {
+    metrics = metrics || !s.metrics.empty();
+    load = load || s.load.has_value();
+  }
+  if (metrics) {
+    o += "\n## Analysis\n\n| step | metric | verdict | value | limits | measurements | message |\n"
+         "|---|---|---|---|---|---|---|\n";
+    for (const StepRecord& s : record.steps) {
+      std::vector<std::string> names = UniqueMetricNames(s);
+      for (size_t i = 0; i < s.metrics.size(); ++i) {
+        const MetricRecord& m = s.metrics[i];
+        std::string unit = m.unit.empty() ? "" : " " + m.unit;
+        std::string limits;
+        if (m.min) limits = "min " + ValueText(*m.min) + unit;
+        if (m.max) limits += (limits.empty() ? "max " : ", max ") + ValueText(*m.max) + unit;
+        o += "| " + md.Cell(StepLabel(s)) + " | " + md.Cell(names[i]) + " | " +
+             std::string(VerdictName(m.verdict)) + " | " +
+             md.Cell(m.value ? ValueText(*m.value) + unit : "no data") + " | " + md.Cell(limits) +
+             " | " + std::to_string(m.measurements) + " | " + md.Cell(m.message) + " |\n";
+      }
+    }
+  }
+  if (load) {
+    o += "\n## Generated load\n\n| step | requests | errors | p99 | answers by version |\n"
+         "|---|---|---|---|---|\n";
+    for (const StepRecord& s : record.steps) {
+      if (!s.load) continue;
+      std::string versions;
+      for (const auto& [version, n] : s.load->by_version) {
+        if (!versions.empty()) versions += ", ";
+        versions += (version.empty() ? "unknown" : version) + ": " + std::to_string(n);
+      }
+      o += "| " + md.Cell(StepLabel(s)) + " | " + std::to_string(s.load->requests) + " | " +
+           std::to_string(s.load->errors) + " | " + ValueText(s.load->p99_ms) + " ms | " +
+           md.Cell(versions) + " |\n";
     }
   }
 

@@ -1,5 +1,7 @@
 #include "report/text.h"
 
+#include <cmath>
+#include <cstdio>
 #include <ctime>
 
 namespace canaryctl::report {
@@ -95,6 +97,20 @@ std::string IsoTimeUtc(int64_t unix_seconds) {
   gmtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string SecondsText(std::chrono::milliseconds duration) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(duration.count()) / 1000.0);
+  return buf;
+}
+
+std::string ValueText(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", value);
   return buf;
 }
 

@@ -2,6 +2,7 @@
 // outside; each format needs them valid for what GitLab parses.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -29,5 +30,12 @@ std::string OneLine(std::string_view text);
 
 // "2026-11-26T19:50:27Z".
 std::string IsoTimeUtc(int64_t unix_seconds);
+
+// "2.500": a duration in seconds with millisecond precision, as JUnit and OpenMetrics want.
+std::string SecondsText(std::chrono::milliseconds duration);
+
+// A measured value with up to 6 significant digits ("99.5", "523.457", "1e+07"); "NaN",
+// "+Inf" and "-Inf" for the non-finite ones (Prometheus returns them), valid in OpenMetrics.
+std::string ValueText(double value);
 
 }  // namespace canaryctl::report

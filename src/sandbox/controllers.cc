@@ -770,6 +770,7 @@ struct ControllerManager::Impl {
     for (auto it = first_seen.begin(); it != first_seen.end();) {
       it = live.count(it->first) ? std::next(it) : first_seen.erase(it);
     }
+    std::set<std::string> running;  // the Pods the runtime keeps serving
     for (auto pod : pods) {
       if (Terminating(pod) || !PodActive(pod)) continue;
       const Clock::time_point seen = first_seen.emplace(Uid(pod), now).first->second;
@@ -782,13 +783,23 @@ struct ControllerManager::Impl {
         if (runs_to_completion && now >= done_at) {
           pod->set("status", FinishedStatus(pod, ContainerEnvTrue(pod, "SANDBOX_JOB_FAIL")));
           Update(kPods, pod);
+          continue;
         } else if (runs_to_completion) {
           next_deadline = std::min(next_deadline, done_at);
         }
+        // Serves it again after a restart, and follows changes of its labels.
+        if (options.runtime) options.runtime->Run(pod);
+        running.insert(Uid(pod));
         continue;
       }
       next_deadline = std::min(next_deadline, ready_at);
       if (now >= ready_at) {
+        // Ready only once its workload serves; otherwise try again shortly.
+        if (options.runtime && !options.runtime->Run(pod)) {
+          next_deadline = std::min(next_deadline, now + std::chrono::milliseconds(100));
+          continue;
+        }
+        running.insert(Uid(pod));
         SetString(spec, "nodeName", kNodeName);
         pod->set("status", RunningStatus(pod, used_ips));
         Update(kPods, pod);
@@ -802,6 +813,7 @@ struct ControllerManager::Impl {
       }
       if (changed) Update(kPods, pod);
     }
+    if (options.runtime) options.runtime->Retain(running);
   }
 
   // ---- deployments ----

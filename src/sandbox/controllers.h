@@ -12,7 +12,9 @@
 //   succeeds after job_duration; status.succeeded, conditions Complete; a pod template env
 //   SANDBOX_JOB_FAIL=true makes it fail: status.failed, condition Failed).
 // - Pods get spec.nodeName sandbox-node, status.podIP from 10.244.0.0/16, conditions
-//   PodScheduled/Initialized/ContainersReady/Ready, containerStatuses.
+//   PodScheduled/Initialized/ContainersReady/Ready, containerStatuses. With a PodRuntime, a Pod
+//   turns Ready only once the runtime serves it, and the runtime is told after every round which
+//   Pods still run (Ready, not terminating, not finished), so it stops the others.
 // - Services' Endpoints and EndpointSlices listing their ready pods.
 // - HorizontalPodAutoscaler, PodDisruptionBudget, Ingress: status filled so kstatus calls
 //   them Current.
@@ -26,6 +28,7 @@
 #include <memory>
 #include <thread>
 
+#include "sandbox/pod_runtime.h"
 #include "sandbox/store.h"
 
 namespace sandbox {
@@ -34,6 +37,9 @@ struct ControllerOptions {
   std::chrono::milliseconds ready_delay{300};   // pod created -> Ready
   std::chrono::milliseconds job_duration{300};  // job pod Ready -> Succeeded
   std::chrono::milliseconds resync{50};         // how often the controllers reconcile
+  // Runs the running Pods (the sandbox's workloads); a Pod becomes Ready only once its
+  // runtime serves it. null: Pods become Ready after ready_delay alone.
+  PodRuntime* runtime = nullptr;
 };
 
 class ControllerManager {

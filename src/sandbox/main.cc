@@ -34,9 +34,14 @@ int Serve(const sandbox::ServerOptions& options) {
     spdlog::error("cannot start: {}", server.error().message);
     return 1;
   }
+  // The ready line; scripts and tests read the addresses from it.
   std::cout << "canaryctl-sandbox: serving on " << server.value()->url() << " (kubeconfig "
             << (options.kubeconfig_path.empty() ? "none" : options.kubeconfig_path) << ", data "
-            << options.data_dir << ")" << std::endl;
+            << options.data_dir << ")";
+  if (!server.value()->gateway_url().empty()) {
+    std::cout << ", gateway " << server.value()->gateway_url();
+  }
+  std::cout << std::endl;
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -89,6 +94,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   serve->add_option("--threads", options.threads, "connection threads (each watch holds one)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  serve->add_option("--gateway", options.gateway_listen,
+                    "host:port of the Istio-like ingress gateway (port 0: a free one)");
+  serve
+      ->add_option("--gateway-threads", options.gateway_threads,
+                   "the gateway's connection threads (each open connection holds one)")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error")

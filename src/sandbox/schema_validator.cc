@@ -10,6 +10,8 @@
 #include <Poco/Exception.h>
 #include <Poco/RegularExpression.h>
 
+#include "common/go_quote.h"
+
 namespace sandbox {
 namespace {
 
@@ -40,39 +42,8 @@ std::string Index(const std::string& path, size_t i) {
   return path + "[" + std::to_string(i) + "]";
 }
 
-// Go's strconv.Quote for the ASCII-and-UTF-8 strings found here.
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\x";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
+// Kubernetes quotes values in its messages as Go's strconv.Quote does.
+std::string Quote(const std::string& s) { return canaryctl::GoQuote(s); }
 
 // Go's %v of a float64: shortest digits, exponent form below 1e-4 and from 1e+06.
 std::string GoFloat(double d) {

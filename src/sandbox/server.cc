@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -30,7 +31,11 @@
 #include "sandbox/certificates.h"
 #include "sandbox/controllers.h"
 #include "sandbox/faults.h"
+#include "sandbox/gateway.h"
+#include "sandbox/istio_metrics.h"
 #include "sandbox/kubeconfig.h"
+#include "sandbox/mesh.h"
+#include "sandbox/pod_workloads.h"
 #include "sandbox/request_log.h"
 #include "sandbox/resource_registry.h"
 #include "sandbox/store.h"
@@ -90,6 +95,10 @@ struct Server::Impl {
   std::string host;
   uint16_t port = 0;
   std::unique_ptr<Store> store;
+  std::unique_ptr<IstioMetrics> metrics;
+  std::unique_ptr<WorkloadHost> workloads;
+  std::unique_ptr<Mesh> mesh;
+  std::unique_ptr<Gateway> gateway;
   std::unique_ptr<ResourceRegistry> registry;
   std::unique_ptr<ApiHandler> api;
   std::unique_ptr<ControllerManager> controllers;
@@ -117,6 +126,7 @@ struct Server::Impl {
   void Serve(HTTPServerRequest& request, HTTPServerResponse& response);
   void ServeAdmin(HTTPServerRequest& request, HTTPServerResponse& response,
                   const std::string& path);
+  void ServeMetrics(HTTPServerRequest& request, HTTPServerResponse& response);
   void Drop(HTTPServerRequest& request);
   // The handler boundary: logs what escaped and answers 500 if nothing was sent yet.
   void Fail(HTTPServerRequest& request, HTTPServerResponse& response, const std::string& what);
@@ -225,7 +235,10 @@ void Server::Impl::Serve(HTTPServerRequest& request, HTTPServerResponse& respons
     spdlog::debug("{} {} -> {} ({:.3f} ms)", entry.method, uri, entry.status, entry.ms);
   };
   try {
-    if (auto refusal = Unauthenticated(request)) {
+    if (entry.path == "/metrics") {
+      // A scrape endpoint: open to Prometheus without credentials, never faulted.
+      ServeMetrics(request, response);
+    } else if (auto refusal = Unauthenticated(request)) {
       SendError(response, MakeError(401, *refusal));
     } else if (entry.path == "/sandbox" || entry.path.rfind("/sandbox/", 0) == 0) {
       ServeAdmin(request, response, entry.path);
@@ -277,9 +290,42 @@ void Server::Impl::Fail(HTTPServerRequest& request, HTTPServerResponse& response
   }
 }
 
+void Server::Impl::ServeMetrics(HTTPServerRequest& request, HTTPServerResponse& response) {
+  const std::string& method = request.getMethod();
+  if (method != "GET" && method != "HEAD") {
+    return SendError(response, MakeError(405, "use GET on /metrics"));
+  }
+  const std::string text = metrics->Render();
+  response.setStatus(HTTPResponse::HTTP_OK);
+  response.setContentType(IstioMetrics::kContentType);
+  response.setContentLength(static_cast<std::streamsize>(text.size()));
+  response.sendBuffer(text.data(), text.size());
+}
+
 void Server::Impl::ServeAdmin(HTTPServerRequest& request, HTTPServerResponse& response,
                               const std::string& path) {
   const std::string& method = request.getMethod();
+  if (path == "/sandbox/workloads") {
+    if (method != "GET") return SendError(response, MakeError(405, "use GET"));
+    json::ArrayPtr items = new json::Array;
+    for (const WorkloadHost::Info& w : workloads->List()) {
+      json::ObjectPtr item = new json::Object;
+      item->set("namespace", w.identity.ns);
+      item->set("pod", w.identity.pod);
+      item->set("uid", w.uid);
+      item->set("port", static_cast<int>(w.port));
+      item->set("url", "http://127.0.0.1:" + std::to_string(w.port));
+      item->set("app", w.identity.app);
+      item->set("version", w.identity.version);
+      item->set("workload", w.identity.workload);
+      item->set("errorRate", w.identity.error_rate);
+      item->set("latencyMs", w.identity.latency_ms);
+      items->add(item);
+    }
+    json::ObjectPtr out = new json::Object;
+    out->set("items", items);
+    return SendJson(response, 200, out);
+  }
   if (path == "/sandbox/health") {
     if (method != "GET") return SendError(response, MakeError(405, "use GET"));
     json::ObjectPtr out = new json::Object;
@@ -321,8 +367,9 @@ void Server::Impl::ServeAdmin(HTTPServerRequest& request, HTTPServerResponse& re
     out->set("deleted", true);
     return SendJson(response, 200, out);
   }
-  SendError(response, MakeError(404, "unknown sandbox endpoint " + path +
-                                         " (known: /sandbox/health, /sandbox/faults)"));
+  SendError(response,
+            MakeError(404, "unknown sandbox endpoint " + path +
+                               " (known: /sandbox/health, /sandbox/faults, /sandbox/workloads)"));
 }
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
@@ -384,11 +431,35 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   ApiHandlerOptions api_options;
   api_options.max_body_bytes = options.max_body_bytes;
   impl.api = std::make_unique<ApiHandler>(*impl.store, *impl.registry, api_options);
+  impl.metrics = std::make_unique<IstioMetrics>();
+  impl.workloads = std::make_unique<WorkloadHost>(*impl.metrics);
+  impl.mesh = std::make_unique<Mesh>(*impl.store, *impl.workloads);
+  impl.workloads->SetServiceLookup(
+      [mesh = impl.mesh.get()](const std::string& ns, const std::string& pod) {
+        return mesh->ServiceOf(ns, pod);
+      });
   ControllerOptions controller_options;
   controller_options.ready_delay = options.ready_delay;
   controller_options.job_duration = options.job_duration;
+  controller_options.runtime = impl.workloads.get();
   impl.controllers = std::make_unique<ControllerManager>(*impl.store, controller_options);
+  // One round now, so Pods that were Ready before a restart are served again before anyone can
+  // read the kubeconfig or reach the gateway.
+  impl.controllers->ReconcileOnce(std::chrono::steady_clock::now());
   impl.controllers->Start();
+
+  if (!options.gateway_listen.empty()) {
+    GatewayOptions gateway_options;
+    gateway_options.listen = options.gateway_listen;
+    gateway_options.threads = options.gateway_threads;
+    auto gateway = Gateway::Start(gateway_options, *impl.mesh, *impl.metrics);
+    if (!gateway.ok()) {
+      impl.controllers->Stop();
+      impl.workloads->StopAll();
+      return gateway.error();
+    }
+    impl.gateway = std::move(gateway).value();
+  }
 
   try {
     Poco::Net::ServerSocket socket;
@@ -411,6 +482,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
     impl.http->start();
   } catch (const Poco::Exception& e) {
     impl.controllers->Stop();
+    if (impl.gateway) impl.gateway->Stop();
+    impl.workloads->StopAll();
     return ApiError::Internal("cannot listen on " + options.listen + ": " + e.displayText());
   }
 
@@ -435,6 +508,10 @@ uint16_t Server::port() const { return impl_->port; }
 
 std::string Server::url() const { return impl_->Url(); }
 
+uint16_t Server::gateway_port() const { return impl_->gateway ? impl_->gateway->port() : 0; }
+
+std::string Server::gateway_url() const { return impl_->gateway ? impl_->gateway->url() : ""; }
+
 void Server::Stop() {
   if (!impl_) return;
   Impl& impl = *impl_;
@@ -445,12 +522,23 @@ void Server::Stop() {
     impl.stopping = true;
   }
   impl.stop_cv.notify_all();
+  // No new workloads from here on. Then the gateway, the workloads and the API listener wind
+  // down side by side: each Poco server takes up to a quarter second to notice, and a gateway
+  // thread waiting for a slow workload returns once that workload stops.
+  if (impl.controllers) impl.controllers->Stop();
+  std::thread gateway_stopper([&impl] {
+    if (impl.gateway) impl.gateway->Stop();
+  });
+  std::thread workloads_stopper([&impl] {
+    if (impl.workloads) impl.workloads->StopAll();
+  });
   if (impl.http) impl.http->stop();  // no new connections
   if (impl.api) impl.api->Shutdown();
   // Shuts down the open connections' sockets so idle keep-alive readers wake up.
   if (impl.http) impl.http->stopAll(true);
   if (impl.pool) impl.pool->joinAll();
-  if (impl.controllers) impl.controllers->Stop();
+  workloads_stopper.join();
+  gateway_stopper.join();
   if (impl.http) spdlog::info("stopped");
 }
 

@@ -1,6 +1,8 @@
 // The canaryctl-sandbox process around the API: the HTTP(S) listener, the admin endpoints
-// (/sandbox/faults, /sandbox/health), client-certificate and bearer-token auth, the request log,
-// and the kubeconfig written once the listener accepts connections.
+// (/sandbox/faults, /sandbox/health, /sandbox/workloads), client-certificate and bearer-token
+// auth, the request log, the kubeconfig written once the listener accepts connections; the
+// Pods' workloads (pod_workloads.h), the optional gateway (gateway.h) and the Istio metrics they
+// record, served without authentication at GET /metrics on the API listener.
 #pragma once
 
 #include <chrono>
@@ -25,7 +27,9 @@ struct ServerOptions {
   std::chrono::milliseconds job_duration{300};
   std::string request_log_path;  // "" = no request log
   size_t max_body_bytes = 3 * 1024 * 1024;
-  int threads = 128;  // connection threads; every open watch holds one
+  int threads = 128;           // connection threads; every open watch holds one
+  std::string gateway_listen;  // host:port of the gateway; "" = no gateway
+  int gateway_threads = 64;    // the gateway's connection threads
 };
 
 class Server {
@@ -37,6 +41,9 @@ class Server {
   uint16_t port() const;
   // "http://127.0.0.1:PORT" or "https://127.0.0.1:PORT".
   std::string url() const;
+  // The gateway's bound port and "http://127.0.0.1:PORT"; 0 and "" without --gateway.
+  uint16_t gateway_port() const;
+  std::string gateway_url() const;
   // Stops accepting, ends watches and pending fault delays, stops controllers, and waits for
   // the connection threads. Idempotent.
   void Stop();

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include <Poco/Exception.h>
@@ -297,9 +298,13 @@ testing::AssertionResult Sandbox::Start() {
     args.push_back("--request-log");
     args.push_back(request_log_path());
   }
+  if (options_.gateway) args.insert(args.end(), {"--gateway", "127.0.0.1:0"});
+  gateway_port_ = 0;
+  size_t output_start = 0;
   {
     std::lock_guard lock(*output_mu_);
     *output_ += "--- " + Join(SandboxBinary(), args) + "\n";
+    output_start = output_->size();
   }
   // Through setpriv (util-linux), the server gets SIGKILL if this process dies first (a crash,
   // ctest's timeout), so no orphaned sandbox outlives its test.
@@ -349,7 +354,16 @@ testing::AssertionResult Sandbox::Start() {
         if (port_ == 0) {
           return testing::AssertionFailure() << "the kubeconfig names port 0: " << server_;
         }
-        return testing::AssertionSuccess();
+        if (!options_.gateway) return testing::AssertionSuccess();
+        // The ready line follows the kubeconfig: "..., gateway http://127.0.0.1:PORT".
+        std::smatch m;
+        const std::string text = output().substr(output_start);
+        static const std::regex kGateway(
+            R"(serving on \S+ \(.*\), gateway http://[^:\s]+:(\d+)\n)");
+        if (std::regex_search(text, m, kGateway)) {
+          gateway_port_ = std::stoi(m[1].str());
+          return testing::AssertionSuccess();
+        }
       }
     }
     int code = process_->tryWait();

@@ -103,6 +103,7 @@ struct SandboxOptions {
   int job_duration_ms = 100;
   bool request_log = false;  // --request-log <dir>/requests.log
   std::string token = "";    // --token: bearer-token auth besides client certificates
+  bool gateway = false;      // --gateway 127.0.0.1:0 (read back from the ready line)
   std::chrono::milliseconds start_timeout = 20s;
 };
 
@@ -134,6 +135,12 @@ class Sandbox {
   const std::string& server() const { return server_; }  // from the kubeconfig
   const std::string& host() const { return host_; }
   int port() const { return port_; }
+  // The gateway's port and "http://127.0.0.1:PORT" (with SandboxOptions::gateway; else 0, "").
+  // A restart on port 0 gets a new port.
+  int gateway_port() const { return gateway_port_; }
+  std::string gateway_url() const {
+    return gateway_port_ == 0 ? "" : "http://127.0.0.1:" + std::to_string(gateway_port_);
+  }
   // Everything the server wrote to stdout and stderr, across restarts.
   std::string output() const;
 
@@ -151,6 +158,7 @@ class Sandbox {
   std::string server_;
   std::string host_;
   int port_ = 0;
+  int gateway_port_ = 0;
   std::optional<Poco::ProcessHandle> process_;
   std::vector<std::thread> readers_;
   std::shared_ptr<std::string> output_;

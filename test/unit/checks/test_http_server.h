@@ -6,6 +6,10 @@
 //   /third-fails  500 to its 3rd request only
 //   /slow         answers after 1.5 s (cut short when the server stops)
 //   /big          a 100 KiB body
+//   paths in ServerState::json_routes answer their status and JSON body (query ignored)
+//   /split        200, kept alive, from the candidate ("v2") with probability split_share, else
+//                 from the stable ("v1"): in the header X-Version and the body
+//                 {"build":{"version":"v2"}}; split_answers counts what was sent
 //   anything else echoes "method=M uri=U x-canary=H body=B"
 // The destructor wakes /slow and waits for every connection thread, so no handler outlives it.
 #pragma once
@@ -22,7 +26,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -36,6 +43,14 @@ struct ServerState {
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
+  // Guarded by mu. Canned answers by path: status and JSON body.
+  std::map<std::string, std::pair<int, std::string>> json_routes;
+  std::string last_uri;  // as received, query string included
+  std::string last_method;
+  std::string last_x_canary;                 // the X-Canary header
+  double split_share = 0.3;                  // /split: the candidate's share
+  std::mt19937 split_random{4};              // seeded: the nth /split answer is always the same
+  std::map<std::string, int> split_answers;  // what /split sent, by version
 };
 
 class TestHandler : public Poco::Net::HTTPRequestHandler {
@@ -47,7 +62,33 @@ class TestHandler : public Poco::Net::HTTPRequestHandler {
     std::string body;
     Poco::StreamCopier::copyToString(req.stream(), body);
     const std::string uri = req.getURI();
-    if (uri.rfind("/status/", 0) == 0) {
+    std::optional<std::pair<int, std::string>> canned;
+    {
+      std::lock_guard lock(state_->mu);
+      state_->last_uri = uri;
+      state_->last_method = req.getMethod();
+      state_->last_x_canary = req.get("X-Canary", "");
+      const auto route = state_->json_routes.find(uri.substr(0, uri.find('?')));
+      if (route != state_->json_routes.end()) canned = route->second;
+    }
+    if (uri == "/split") {
+      std::string version;
+      {
+        std::lock_guard lock(state_->mu);
+        const bool candidate =
+            std::bernoulli_distribution(state_->split_share)(state_->split_random);
+        version = candidate ? "v2" : "v1";
+        ++state_->split_answers[version];
+      }
+      const std::string json = R"({"build":{"version":")" + version + R"("}})";
+      resp.set("X-Version", version);
+      resp.setContentType("application/json");
+      resp.sendBuffer(json.data(), json.size());  // with Content-Length: the connection stays
+    } else if (canned) {
+      resp.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(canned->first));
+      resp.setContentType("application/json");
+      resp.send() << canned->second;
+    } else if (uri.rfind("/status/", 0) == 0) {
       resp.setStatusAndReason(
           static_cast<Poco::Net::HTTPResponse::HTTPStatus>(std::stoi(uri.substr(8))));
       resp.send() << "status " << uri.substr(8);
@@ -126,6 +167,8 @@ class TestHttpServer {
     return "http://127.0.0.1:" + std::to_string(socket_.address().port()) + path;
   }
   ServerState& state() { return state_; }
+  // TCP connections accepted so far.
+  int connections() const { return server_.totalConnections(); }
 
  private:
   ServerState state_;

@@ -354,6 +354,175 @@ TEST(InvalidHttpCheck, MaxLatency) {
             "`maxLatency`?");
 }
 
+// --- Workloads, analysis rules, load --------------------------------------------------------
+
+constexpr const char* kAnalysis = R"(analysis:
+  prometheus: {url: "http://prometheus:9090"}
+)";
+
+TEST(ValidConfig, WorkloadsDefaultToTheirService) {
+  RolloutSpec s = MustParse(std::string(kMinimal));
+  EXPECT_EQ(s.stable.workload, "web");
+  EXPECT_EQ(s.candidate.workload, "web");
+  s = MustParse(
+      "app: web\nhelm: {chart: c}\nstable: {namespace: prod, service: front}\n"
+      "candidate: {namespace: stage, service: front, workload: front-v2.deploy}\n");
+  EXPECT_EQ(s.stable.workload, "front");
+  EXPECT_EQ(s.candidate.workload, "front-v2.deploy");  // a subdomain, like a Deployment name
+  s = MustParse("app: web\nstrategy: canary\nhelm: {chart: c}\nstable: {namespace: prod}\n");
+  EXPECT_EQ(s.candidate.workload, "web-canary");
+}
+
+TEST(ValidConfig, AnalysisDefaultsAndComparisonAlone) {
+  RolloutSpec s = MustParse(std::string(kMinimal) + kAnalysis +
+                            "  metrics: [{name: request-success-rate, min: 99}]\n");
+  EXPECT_EQ(s.analysis->passes, 1);
+  EXPECT_EQ(s.analysis->failures, 1);
+  EXPECT_FALSE(s.analysis->comparison.has_value());
+  // A comparison is enough without metrics; its keys default.
+  s = MustParse(std::string(kMinimal) + kAnalysis + "  comparison: {}\n");
+  EXPECT_TRUE(s.analysis->metrics.empty());
+  ASSERT_TRUE(s.analysis->comparison.has_value());
+  EXPECT_EQ(s.analysis->comparison->false_rollback_rate, 0.01);
+  EXPECT_EQ(s.analysis->comparison->missed_regression_rate, 0.05);
+  EXPECT_EQ(s.analysis->comparison->tolerance, 2.0);
+  EXPECT_EQ(s.analysis->comparison->min_error_rate, 0.005);
+  s = MustParse(std::string(kMinimal) + kAnalysis +
+                "  passes: 3\n  failures: 100\n  interval: 1m\n  window: 1m\n"
+                "  comparison: {falseRollbackRate: 0.001, missedRegressionRate: 0.2, "
+                "tolerance: 1.5, minErrorRate: 0.01}\n");
+  EXPECT_EQ(s.analysis->passes, 3);
+  EXPECT_EQ(s.analysis->failures, 100);
+  EXPECT_EQ(s.analysis->comparison->false_rollback_rate, 0.001);
+  EXPECT_EQ(s.analysis->comparison->missed_regression_rate, 0.2);
+  EXPECT_EQ(s.analysis->comparison->tolerance, 1.5);
+  EXPECT_EQ(s.analysis->comparison->min_error_rate, 0.01);
+}
+
+TEST(InvalidAnalysis, DefaultWindowShorterThanTheInterval) {
+  EXPECT_EQ(MustFail(std::string(kMinimal) + kAnalysis + "  interval: 5m\n  comparison: {}\n"),
+            "rollout.yaml:6:3: analysis.window: 2m (the default) is shorter than "
+            "analysis.interval 5m: a step could end before its first measurement");
+}
+
+TEST(ValidConfig, EveryQueryPlaceholderIsKnown) {
+  std::string query;
+  for (const std::string& name : QueryPlaceholders()) query += "{{" + name + "}} ";
+  RolloutSpec s =
+      MustParse(std::string(kMinimal) + kAnalysis + "  metrics: [{name: custom, max: 1, query: \"" +
+                query + "{job=~\\\"a{2}\\\"}\"}]\n");
+  EXPECT_THAT(*s.analysis->metrics[0].query, HasSubstr("{{stable_service}}"));
+  EXPECT_EQ(QueryPlaceholders().size(), 7u);
+}
+
+TEST(ValidConfig, LoadDefaults) {
+  RolloutSpec s = MustParse(std::string(kMinimal) + "load: {url: \"http://web.example/\"}\n");
+  ASSERT_TRUE(s.load.has_value());
+  EXPECT_EQ(s.load->url, "http://web.example/");
+  EXPECT_EQ(s.load->method, "GET");
+  EXPECT_TRUE(s.load->headers.empty());
+  EXPECT_EQ(s.load->rate, 20);
+  EXPECT_EQ(s.load->concurrency, 4);
+  EXPECT_EQ(s.load->duration, std::chrono::seconds(30));
+  EXPECT_EQ(s.load->timeout, std::chrono::seconds(5));
+  EXPECT_FALSE(s.load->split.has_value());
+  EXPECT_FALSE(MustParse(kMinimal).load.has_value());
+}
+
+constexpr const char* kEveryLoadKey = R"(load:
+  url: https://web.example/api?probe=1
+  method: POST
+  headers: {Host: web.example, X-Test: "1"}
+  rate: 2.5
+  concurrency: 256
+  duration: 1m30s
+  timeout: 750ms
+  split: {json: build.version, candidate: "${CANDIDATE:-v2}", confidence: 0.95}
+)";
+
+TEST(ValidConfig, LoadEveryKey) {
+  RolloutSpec s = MustParse(std::string(kMinimal) + kEveryLoadKey);
+  const LoadSpec& l = *s.load;
+  EXPECT_EQ(l.url, "https://web.example/api?probe=1");
+  EXPECT_EQ(l.method, "POST");
+  EXPECT_EQ(l.headers.at("X-Test"), "1");
+  EXPECT_EQ(l.rate, 2.5);
+  EXPECT_EQ(l.concurrency, 256);
+  EXPECT_EQ(l.duration, std::chrono::seconds(90));
+  EXPECT_EQ(l.timeout, std::chrono::milliseconds(750));
+  ASSERT_TRUE(l.split.has_value());
+  EXPECT_FALSE(l.split->header.has_value());
+  EXPECT_EQ(l.split->json, "build.version");
+  EXPECT_EQ(l.split->candidate, "v2");
+  EXPECT_EQ(l.split->confidence, 0.95);
+  // The candidate's value usually comes from the pipeline.
+  Environment env = CiEnv();
+  env["CANDIDATE"] = "abc1234";
+  EXPECT_EQ(MustParse(std::string(kMinimal) + kEveryLoadKey, env).load->split->candidate,
+            "abc1234");
+  RolloutSpec header = MustParse(std::string(kMinimal) +
+                                 "load: {url: \"http://w/\", split: {header: X-Version, "
+                                 "candidate: v2}}\n");
+  EXPECT_EQ(header.load->split->header, "X-Version");
+  EXPECT_FALSE(header.load->split->json.has_value());
+  EXPECT_EQ(header.load->split->confidence, 0.999);
+}
+
+TEST(Overrides, NewScalarKeys) {
+  const std::string yaml =
+      std::string(kMinimal) + kAnalysis + "  metrics: [{name: request-success-rate, min: 99}]\n" +
+      "load: {url: \"http://web/\", split: {header: x-version, candidate: v1}}\n";
+  Environment env = CiEnv();
+  env["CANARYCTL_CANDIDATE_WORKLOAD"] = "web-v2";
+  env["CANARYCTL_ANALYSIS_PASSES"] = "3";
+  env["CANARYCTL_ANALYSIS_FAILURES"] = "2";
+  env["CANARYCTL_ANALYSIS_COMPARISON_TOLERANCE"] = "3.5";
+  env["CANARYCTL_LOAD_RATE"] = "50.5";
+  env["CANARYCTL_LOAD_CONCURRENCY"] = "8";
+  env["CANARYCTL_LOAD_DURATION"] = "2m";
+  env["CANARYCTL_LOAD_SPLIT_CANDIDATE"] = "v2";
+  env["CANARYCTL_LOAD_SPLIT_CONFIDENCE"] = "0.99";
+  RolloutSpec s = MustParse(yaml, env);
+  EXPECT_EQ(s.stable.workload, "web");
+  EXPECT_EQ(s.candidate.workload, "web-v2");
+  EXPECT_EQ(s.analysis->passes, 3);
+  EXPECT_EQ(s.analysis->failures, 2);
+  ASSERT_TRUE(s.analysis->comparison.has_value());  // created by its variable
+  EXPECT_EQ(s.analysis->comparison->tolerance, 3.5);
+  EXPECT_EQ(s.analysis->comparison->false_rollback_rate, 0.01);
+  EXPECT_EQ(s.load->rate, 50.5);
+  EXPECT_EQ(s.load->concurrency, 8);
+  EXPECT_EQ(s.load->duration, std::chrono::minutes(2));
+  EXPECT_EQ(s.load->split->candidate, "v2");
+  EXPECT_EQ(s.load->split->confidence, 0.99);
+  EXPECT_EQ(FindOverrideKey("load.split.candidate")->variable, "CANARYCTL_LOAD_SPLIT_CANDIDATE");
+  EXPECT_EQ(FindOverrideKey("analysis.comparison.falseRollbackRate")->variable,
+            "CANARYCTL_ANALYSIS_COMPARISON_FALSE_ROLLBACK_RATE");
+  EXPECT_EQ(FindOverrideKey("load.headers"), nullptr);  // not a scalar
+}
+
+TEST(ToYaml, RoundTripsAnalysisAndLoad) {
+  RolloutSpec first =
+      MustParse(std::string(kMinimal) + kAnalysis +
+                "  passes: 2\n  failures: 3\n"
+                "  metrics: [{name: e, max: 0.1, query: \"x{ns=\\\"{{namespace}}\\\"}\"}]\n"
+                "  comparison: {falseRollbackRate: 0.001, tolerance: 1.5}\n" +
+                kEveryLoadKey);
+  const std::string printed = ToYaml(first);
+  for (const char* key :
+       {"workload: \"web\"", "passes: 2", "failures: 3", "max: 0.1", "falseRollbackRate: 0.001",
+        "missedRegressionRate: 0.05", "tolerance: 1.5", "minErrorRate: 0.005", "rate: 2.5",
+        "concurrency: 256", "duration: 1m30s", "timeout: 750ms", "json: \"build.version\"",
+        "candidate: \"v2\"", "confidence: 0.95"}) {
+    EXPECT_THAT(printed, HasSubstr(key));
+  }
+  RolloutSpec second = MustParse(printed, {});
+  EXPECT_EQ(ToYaml(second), printed);
+  EXPECT_EQ(second.analysis->metrics[0].query, "x{ns=\"{{namespace}}\"}");
+  EXPECT_EQ(second.load->headers, first.load->headers);
+  EXPECT_EQ(second.load->split->confidence, 0.95);
+}
+
 TEST(ValidConfig, MissingFileIsAConfigErrorNamingIt) {
   auto spec = LoadRolloutSpec("/nonexistent/rollout.yaml", {});
   ASSERT_FALSE(spec.ok());

@@ -217,6 +217,41 @@ checks:
   - {name: health, http: {url: "http://demoapp.prod.svc.cluster.local/"}}
 )";
 
+// kHybrid with Prometheus analysis: one built-in metric, measured every 10s for up to 30s.
+constexpr char kHybridAnalysis[] = R"(
+app: demoapp
+helm: {chart: charts/demoapp, set: {deployment.tag: "${TAG}"}}
+stable: {namespace: prod, release: demoapp, service: flaskapp}
+candidate: {namespace: stage, release: demoapp, service: flaskapp}
+traffic:
+  virtualService: {create: true, gateways: [app-gateway], hosts: ["*"]}
+  steps: [0, 30, 60, 100]
+checks:
+  - {name: health, http: {url: "http://flaskapp.stage.svc.cluster.local/"}}
+analysis:
+  prometheus: {url: "http://prometheus.example:9090"}
+  interval: 10s
+  window: 30s
+  metrics:
+    - {name: request-success-rate, min: 99}
+)";
+
+// Answers every query with the value `answer` gives for it (nullopt: no data); keeps them.
+class FakePrometheus : public analysis::PrometheusClient {
+ public:
+  FakePrometheus(std::function<std::optional<double>(const std::string&)> answer,
+                 std::vector<std::string>* queries)
+      : answer_(std::move(answer)), queries_(queries) {}
+  Result<std::optional<double>> Query(const std::string& promql) override {
+    queries_->push_back(promql);
+    return answer_(promql);
+  }
+
+ private:
+  std::function<std::optional<double>(const std::string&)> answer_;
+  std::vector<std::string>* queries_;
+};
+
 ci::JobContext Pipeline(const std::string& id) {
   ci::JobContext job;
   job.in_gitlab = true;
@@ -252,6 +287,14 @@ class RolloutTest : public ::testing::Test {
     };
     d.now = [this] { return Timestamp{std::chrono::seconds{1790000000 + clock_}}; };
     d.interrupted = &interrupted_;
+    d.make_prometheus = [this] {
+      return std::make_unique<FakePrometheus>(prometheus_answer_, &queries_);
+    };
+    // The analysis waits between measurements: no real time in unit tests.
+    d.sleep = [this](std::chrono::milliseconds ms) { slept_ += ms; };
+    d.clock = [this] {
+      return std::chrono::system_clock::time_point(std::chrono::seconds(1790000000)) + slept_;
+    };
     return d;
   }
 
@@ -296,6 +339,10 @@ class RolloutTest : public ::testing::Test {
       [](const checks::StepContext&) { return checks::Verdict::kPass; };
   std::atomic<bool> interrupted_{false};
   int clock_ = 0;
+  std::function<std::optional<double>(const std::string&)> prometheus_answer_ =
+      [](const std::string&) { return std::optional<double>(99.9); };
+  std::vector<std::string> queries_;
+  std::chrono::milliseconds slept_{0};
 };
 
 #define EXPECT_OK(outcome) EXPECT_FALSE((outcome).error) << (outcome).error->message
@@ -696,6 +743,85 @@ TEST(RolloutReportTest, NoDotenvKeyIsAnOverrideKey) {
     for (const auto& o : config::OverrideTable()) EXPECT_NE(key, o.variable) << line;
   }
   EXPECT_GE(keys, 10);
+}
+
+}  // namespace
+}  // namespace canaryctl::engine
+
+namespace canaryctl::engine {
+namespace {
+
+TEST_F(RolloutTest, AnalysisJudgesTrafficStepsButNotZeroPercent) {
+  Load(kHybridAnalysis);
+  helm_.Install("prod/demoapp", "v1");
+  for (const std::string cmd : {"deploy", "test"}) EXPECT_OK(Do(cmd));
+  EXPECT_TRUE(queries_.empty()) << "at 0% the candidate gets no traffic to measure";
+  auto o = Do("shift 30");
+  EXPECT_OK(o);
+  ASSERT_FALSE(queries_.empty());
+  // Flagger's success-rate query, on the candidate's workload only.
+  EXPECT_THAT(queries_[0], HasSubstr("destination_workload_namespace=\"stage\""));
+  EXPECT_THAT(queries_[0], HasSubstr("flaskapp"));
+  ASSERT_EQ(o.record.steps.size(), 1u);
+  ASSERT_EQ(o.record.steps[0].metrics.size(), 1u);
+  EXPECT_EQ(o.record.steps[0].metrics[0].name, "request-success-rate");
+  EXPECT_EQ(o.record.steps[0].metrics[0].value, 99.9);
+  EXPECT_EQ(o.record.steps[0].metrics[0].verdict, checks::Verdict::kPass);
+  EXPECT_EQ(Prod(), 70);
+  EXPECT_EQ(Stage(), 30);
+  EXPECT_FALSE(o.record.rollback_ms);
+}
+
+TEST_F(RolloutTest, FailingAnalysisRollsBackAndRecordsTheTimeToRestore) {
+  Load(kHybridAnalysis);
+  helm_.Install("prod/demoapp", "v1");
+  for (const std::string cmd : {"deploy", "test"}) EXPECT_OK(Do(cmd));
+  prometheus_answer_ = [](const std::string&) { return std::optional<double>(80.0); };
+  auto o = Do("shift 30");
+  ASSERT_TRUE(o.error);
+  EXPECT_EQ(o.error->kind, ErrorKind::kCheckFailed);
+  EXPECT_EQ(Prod(), 100);
+  EXPECT_EQ(Stage(), 0);
+  EXPECT_EQ(State().phase, Phase::kRolledBack);
+  ASSERT_TRUE(o.record.rollback_ms);
+  EXPECT_GE(*o.record.rollback_ms, 0);
+  ASSERT_EQ(o.record.steps.size(), 1u);
+  const auto& step = o.record.steps[0];
+  ASSERT_EQ(step.metrics.size(), 1u);
+  EXPECT_EQ(step.metrics[0].value, 80.0);
+  EXPECT_EQ(step.metrics[0].verdict, checks::Verdict::kFail);
+  // The metric's verdict is in the step's checks too (junit.xml), after the configured check.
+  ASSERT_EQ(step.checks.size(), 2u);
+  EXPECT_EQ(step.checks[1].name, "request-success-rate");
+  EXPECT_EQ(step.checks[1].verdict, checks::Verdict::kFail);
+}
+
+TEST_F(RolloutTest, AnalysisWithoutDataFailsTheStepSayingThereWasNoTraffic) {
+  Load(kHybridAnalysis);
+  helm_.Install("prod/demoapp", "v1");
+  for (const std::string cmd : {"deploy", "test"}) EXPECT_OK(Do(cmd));
+  prometheus_answer_ = [](const std::string&) { return std::optional<double>(); };
+  auto o = Do("shift 30");
+  ASSERT_TRUE(o.error);
+  EXPECT_EQ(o.error->kind, ErrorKind::kCheckFailed);
+  EXPECT_EQ(Stage(), 0);
+  ASSERT_EQ(o.record.steps.size(), 1u);
+  ASSERT_EQ(o.record.steps[0].metrics.size(), 1u);
+  EXPECT_FALSE(o.record.steps[0].metrics[0].value);
+  EXPECT_THAT(o.error->message, HasSubstr("received no traffic"));
+  // It waited out the window (30s) in the analysis's sleeps, not in real time.
+  EXPECT_GE(slept_, std::chrono::seconds(20));
+}
+
+TEST_F(RolloutTest, FailedCheckSkipsTheAnalysis) {
+  Load(kHybridAnalysis);
+  helm_.Install("prod/demoapp", "v1");
+  for (const std::string cmd : {"deploy", "test"}) EXPECT_OK(Do(cmd));
+  judge_ = [](const checks::StepContext&) { return checks::Verdict::kFail; };
+  auto o = Do("shift 30");
+  ASSERT_TRUE(o.error);
+  EXPECT_TRUE(queries_.empty());
+  EXPECT_EQ(Stage(), 0);
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ TEST(JUnitWriterTest, GoldenOutput) {
 TEST(JUnitWriterTest, HostileOutputStaysValidXml) {
   RolloutRecord r;
   r.app = "a<b>&\"c\"";
-  StepRecord step{"shift", 60, 0, {}};
+  StepRecord step = testing::Step("shift", 60);
   std::string hostile = std::string("before ]]> <x/> &amp; \nnext \x01\x08\x0b\x1f nul:") +
                         std::string(1, '\0') + " bad:\xff\xfe\xc3 overlong:\xc0\xaf surrogate:" +
                         "\xed\xa0\x80 ok:\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 fffe:\xef\xbf\xbe";
@@ -93,7 +93,7 @@ TEST(JUnitWriterTest, StructureParsesBack) {
 
 TEST(JUnitWriterTest, DuplicateCheckNamesAreMadeUnique) {
   RolloutRecord r;
-  StepRecord s{"test", 0, 0, {}};
+  StepRecord s = testing::Step("test", 0);
   s.checks.push_back({"e2e", Verdict::kPass, "", {}, ""});
   s.checks.push_back({"e2e", Verdict::kFail, "second", {}, ""});
   s.checks.push_back({"", Verdict::kPass, "", {}, ""});
@@ -109,7 +109,7 @@ TEST(JUnitWriterTest, DuplicateCheckNamesAreMadeUnique) {
 
 TEST(JUnitWriterTest, OutputIsCappedKeepingTheTail) {
   RolloutRecord r;
-  StepRecord s{"test", 0, 0, {}};
+  StepRecord s = testing::Step("test", 0);
   std::string big(kMaxOutputBytes + 1000, 'x');
   big += "LAST LINE";
   s.checks.push_back({"c", Verdict::kFail, "m", {}, "FIRST LINE" + big});
@@ -128,7 +128,7 @@ TEST(JUnitWriterTest, OutputIsCappedKeepingTheTail) {
 
 TEST(JUnitWriterTest, SecretsAreRedactedBeforeEscaping) {
   RolloutRecord r;
-  StepRecord s{"test", 0, 0, {}};
+  StepRecord s = testing::Step("test", 0);
   // The secret contains XML-special characters: escaping first would hide it from the redactor.
   const std::string secret = "p<a>ss&word";
   s.checks.push_back({"login " + secret, Verdict::kFail, "used " + secret, {}, "token=" + secret});

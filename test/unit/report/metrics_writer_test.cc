@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <map>
 #include <regex>
 #include <set>
@@ -116,6 +117,21 @@ TEST(MetricsWriterTest, SampleRecordIsValidOpenMetrics) {
            "canaryctl_checks{app=\"demoapp\",verdict=\"fail\"} 1\n",
            "canaryctl_rollout_duration_seconds{app=\"demoapp\"} 230\n",
            "# UNIT canaryctl_check_duration_seconds seconds\n",
+           "canaryctl_analysis_value{app=\"demoapp\",step=\"1\",phase=\"shift\",weight=\"30\","
+           "metric=\"request-success-rate\"} 80.5\n",
+           "canaryctl_analysis_value{app=\"demoapp\",step=\"1\",phase=\"shift\",weight=\"30\","
+           "metric=\"request-duration\"} 120\n",
+           "canaryctl_analysis_verdict{app=\"demoapp\",step=\"1\",phase=\"shift\",weight=\"30\","
+           "metric=\"request-success-rate\"} 0\n",
+           "canaryctl_load_requests{app=\"demoapp\",step=\"1\",phase=\"shift\",weight=\"30\"} "
+           "300\n",
+           "canaryctl_load_errors{app=\"demoapp\",step=\"1\",phase=\"shift\",weight=\"30\"} 58\n",
+           "canaryctl_load_latency_p99_seconds{app=\"demoapp\",step=\"1\",phase=\"shift\","
+           "weight=\"30\"} 0.1405\n",
+           "canaryctl_load_responses{app=\"demoapp\",step=\"1\",phase=\"shift\",weight=\"30\","
+           "version=\"1.1.0\"} 90\n",
+           "# UNIT canaryctl_rollback_duration_seconds seconds\n",
+           "canaryctl_rollback_duration_seconds{app=\"demoapp\"} 0.850\n",
        }) {
     EXPECT_NE(text.find(expected), std::string::npos) << expected;
   }
@@ -124,7 +140,7 @@ TEST(MetricsWriterTest, SampleRecordIsValidOpenMetrics) {
 TEST(MetricsWriterTest, HostileLabelsAreEscaped) {
   RolloutRecord r;
   r.app = "a\"b\\c\nd";
-  StepRecord s{"sh\"ift", 10, 0, {}};
+  StepRecord s = testing::Step("sh\"ift", 10);
   s.checks.push_back({"x\\\"y\nz\xff", Verdict::kPass, "", {}, ""});
   s.checks.push_back({"x\\\"y\nz\xff", Verdict::kPass, "", {}, ""});  // duplicate name
   r.steps.push_back(s);
@@ -134,6 +150,36 @@ TEST(MetricsWriterTest, HostileLabelsAreEscaped) {
   EXPECT_NE(text.find("app=\"a\\\"b\\\\c d\""), std::string::npos) << text;
   EXPECT_NE(text.find("check=\"x\\\\\\\"y z\xef\xbf\xbd #2\""), std::string::npos) << text;
   EXPECT_EQ(EscapeLabelValue("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+}
+
+TEST(MetricsWriterTest, AnalysisEdgeCasesStayValid) {
+  RolloutRecord r;
+  StepRecord s = testing::Step("shift", 10);
+  MetricRecord m = testing::NanMetric("custom", Verdict::kFail);
+  s.metrics.push_back(m);
+  s.metrics.push_back(m);  // the same name twice: label sets must still differ
+  m.value.reset();         // no data: a verdict but no value sample
+  m.name = "quiet";
+  m.verdict = Verdict::kInconclusive;
+  s.metrics.push_back(m);
+  s.load = LoadRecord{};
+  s.load->by_version["a\"b"] = 1;
+  r.steps.push_back(s);
+  std::string text = RenderMetrics(r, ci::Redactor());
+  auto errors = OpenMetricsErrors(text);
+  EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors) << "\n" << text;
+  EXPECT_NE(text.find("metric=\"custom\"} NaN\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("metric=\"custom #2\"} NaN\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("canaryctl_analysis_value{app=\"\",step=\"0\",phase=\"shift\","
+                      "weight=\"10\",metric=\"quiet\"}"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("canaryctl_analysis_verdict{app=\"\",step=\"0\",phase=\"shift\","
+                      "weight=\"10\",metric=\"quiet\"} -1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("version=\"a\\\"b\"} 1\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("canaryctl_rollback_duration_seconds"), std::string::npos) << text;
 }
 
 TEST(MetricsWriterTest, EmptyRecordIsValid) {
@@ -146,7 +192,7 @@ TEST(MetricsWriterTest, EmptyRecordIsValid) {
 
 TEST(MetricsWriterTest, SecretsInLabelsAreMasked) {
   RolloutRecord r;
-  StepRecord s{"test", 0, 0, {}};
+  StepRecord s = testing::Step("test", 0);
   s.checks.push_back({"call with tok-12345", Verdict::kPass, "", {}, ""});
   r.steps.push_back(s);
   ci::Redactor redactor;

@@ -39,8 +39,8 @@ std::string Read(const fs::path& p) {
   return ss.str();
 }
 
-const char* const kFiles[] = {"junit.xml",        "rollout.env",  "metrics.txt",
-                              "annotations.json", "rollout.json", "summary.md"};
+const char* const kFiles[] = {"junit.xml",    "rollout.env", "metrics.txt", "annotations.json",
+                              "rollout.json", "summary.md",  "report.html"};
 
 TEST(ReportWriterTest, WritesEveryFileIntoANewDirectoryWithSecretsMasked) {
   TempDir tmp;
@@ -75,7 +75,7 @@ TEST(ReportWriterTest, WritesEveryFileIntoANewDirectoryWithSecretsMasked) {
     ++entries;
     EXPECT_NE(e.path().filename().string()[0], '.') << e.path();
   }
-  EXPECT_EQ(entries, 6u);
+  EXPECT_EQ(entries, std::size(kFiles));
 }
 
 TEST(ReportWriterTest, OverwritesPreviousReports) {

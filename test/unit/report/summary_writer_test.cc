@@ -17,6 +17,8 @@ Strategy hybrid, phase shift, pipeline [1234](https://gitlab.example.com/g/demo/
 
 Traffic now: stable 100%, candidate 0%.
 
+Rollback: stable restored 850 ms after the failing verdict.
+
 ## What changed
 
 | | stable | candidate |
@@ -35,6 +37,19 @@ Traffic now: stable 100%, candidate 0%.
 | test/0 | e2e | pass | 2.500 s | - |
 | shift/30 | health | fail | 0.250 s | status 500, want 200 |
 | shift/30 | latency | inconclusive | 0.000 s | no data |
+
+## Analysis
+
+| step | metric | verdict | value | limits | measurements | message |
+|---|---|---|---|---|---|---|
+| shift/30 | request-success-rate | fail | 80.5 % | min 99 % | 2 | 80.5% is below 99% |
+| shift/30 | request-duration | pass | 120 ms | max 500 ms | 2 | 120 ms is within 500 ms |
+
+## Generated load
+
+| step | requests | errors | p99 | answers by version |
+|---|---|---|---|---|
+| shift/30 | 300 | 58 | 140.5 ms | 1.0.0: 210, 1.1.0: 90 |
 
 ## Weights over time
 
@@ -59,7 +74,7 @@ Traffic now: stable 100%, candidate 0%.
 TEST(SummaryWriterTest, HostileTextCannotBreakTablesOrInjectHtml) {
   RolloutRecord r;
   r.app = "demo";
-  StepRecord s{"test", 0, 0, {}};
+  StepRecord s = testing::Step("test", 0);
   s.checks.push_back({"a|b", Verdict::kFail, "line1\nline2 | <script>x</script>", {}, ""});
   r.steps.push_back(s);
   r.changelog = {"abc <img src=x onerror=alert(1)> *bold* [link](javascript:x)"};
@@ -77,6 +92,37 @@ TEST(SummaryWriterTest, HostileTextCannotBreakTablesOrInjectHtml) {
   EXPECT_EQ(md.find("(javascript:alert"), std::string::npos);
   EXPECT_NE(md.find("- bad\n"), std::string::npos);
   EXPECT_NE(md.find("[paren](https://x.example.com/a%29b)"), std::string::npos) << md;
+}
+
+TEST(SummaryWriterTest, NoAnalysisOrLoadSectionsWithoutThem) {
+  RolloutRecord r = testing::SampleRecord();
+  r.steps[1].metrics.clear();
+  r.steps[1].load.reset();
+  r.rollback_ms.reset();
+  std::string md = RenderSummary(r, ci::Redactor());
+  EXPECT_EQ(md.find("## Analysis"), std::string::npos) << md;
+  EXPECT_EQ(md.find("## Generated load"), std::string::npos) << md;
+  EXPECT_EQ(md.find("Rollback:"), std::string::npos) << md;
+}
+
+TEST(SummaryWriterTest, MetricsWithoutDataOrLimitsAndHostileNames) {
+  RolloutRecord r;
+  StepRecord s = testing::Step("shift", 10);
+  MetricRecord m;
+  m.name = "p|<b>";
+  m.message = "no data for 2m";
+  s.metrics.push_back(m);
+  s.metrics.push_back(m);  // duplicate name: made unique like checks
+  s.load = LoadRecord{};
+  s.load->by_version[""] = 3;
+  r.steps.push_back(s);
+  std::string md = RenderSummary(r, ci::Redactor());
+  EXPECT_NE(
+      md.find("| shift/10 | p\\|&lt;b&gt; | inconclusive | no data | - | 0 | no data for 2m |\n"),
+      std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| p\\|&lt;b&gt; #2 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| shift/10 | 0 | 0 | 0 ms | unknown: 3 |\n"), std::string::npos) << md;
 }
 
 TEST(SummaryWriterTest, SecretsAreMasked) {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -301,6 +302,142 @@ TEST_F(ServerTest, StopReturnsWithAnIdleKeepAliveConnectionOpen) {
   server_->Stop();  // idempotent
 }
 
+TEST_F(ServerTest, MetricsAreOpenWithoutCredentials) {
+  ServerOptions options = Options();
+  options.token = "t0ken-value";
+  StartServer(options);
+  auto session = Session();
+  Poco::Net::HTTPRequest request("GET", "/metrics", HTTPRequest::HTTP_1_1);
+  session.sendRequest(request);
+  HTTPResponse response;
+  std::string body;
+  Poco::StreamCopier::copyToString(session.receiveResponse(response), body);
+  EXPECT_EQ(response.getStatus(), 200);
+  EXPECT_EQ(response.getContentType(), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(body.find("# TYPE istio_requests_total counter"), std::string::npos) << body;
+  EXPECT_EQ(Send(session, "POST", "/metrics").status, 405);
+  EXPECT_EQ(Send(session, "GET", "/sandbox/workloads").status, 401) << "admin endpoints are not";
+}
+
+TEST_F(ServerTest, GatewayReachesTheWorkloadsOfReadyPods) {
+  ServerOptions options = Options();
+  options.gateway_listen = "127.0.0.1:0";
+  options.ready_delay = std::chrono::milliseconds(20);
+  StartServer(options);
+  ASSERT_NE(server_->gateway_port(), 0);
+  EXPECT_NE(server_->gateway_port(), server_->port());
+  EXPECT_EQ(server_->gateway_url(), "http://127.0.0.1:" + std::to_string(server_->gateway_port()));
+  auto session = Session();
+  ASSERT_EQ(Send(session, "POST", "/api/v1/namespaces",
+                 R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}})")
+                .status,
+            201);
+  ASSERT_EQ(Send(session, "POST", "/api/v1/namespaces/shop/services",
+                 R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},
+                     "spec":{"selector":{"app":"web"},"ports":[{"port":80}]}})")
+                .status,
+            201);
+  ASSERT_EQ(Send(session, "POST", "/apis/apps/v1/namespaces/shop/deployments",
+                 R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
+                     "spec":{"replicas":2,"selector":{"matchLabels":{"app":"web"}},
+                       "template":{"metadata":{"labels":{"app":"web"}},
+                         "spec":{"containers":[{"name":"web","image":"web:1.2.3"}]}}}})")
+                .status,
+            201);
+  json::ArrayPtr items;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    Reply workloads = Send(session, "GET", "/sandbox/workloads");
+    ASSERT_EQ(workloads.status, 200);
+    items = ParseJson(workloads.body)->getArray("items");
+    if (items->size() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(items->size(), 2u);
+  EXPECT_EQ(items->getObject(0)->getValue<std::string>("version"), "1.2.3");
+  EXPECT_EQ(items->getObject(0)->getValue<std::string>("workload"), "web");
+
+  Poco::Net::HTTPClientSession gateway("127.0.0.1", server_->gateway_port());
+  Reply answer = Send(gateway, "GET", "http://web.shop.svc.cluster.local/x");
+  EXPECT_EQ(answer.status, 200) << answer.body;
+  EXPECT_NE(answer.body.find("\"namespace\":\"shop\""), std::string::npos) << answer.body;
+  EXPECT_EQ(Send(gateway, "GET", "/").status, 404);
+
+  Reply metrics = Send(session, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find(
+                "istio_requests_total{reporter=\"source\",source_workload=\"istio-ingressgateway\","
+                "source_workload_namespace=\"istio-system\",destination_workload=\"web\","
+                "destination_workload_namespace=\"shop\","
+                "destination_service=\"web.shop.svc.cluster.local\""),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("response_flags=\"NR\"} 1"), std::string::npos) << metrics.body;
+
+  // Deleting the Deployment stops its workloads.
+  ASSERT_EQ(Send(session, "DELETE", "/apis/apps/v1/namespaces/shop/deployments/web").status, 200);
+  const auto gone = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < gone) {
+    items = ParseJson(Send(session, "GET", "/sandbox/workloads").body)->getArray("items");
+    if (items->size() == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(items->size(), 0u);
+  EXPECT_EQ(Send(gateway, "GET", "http://web.shop.svc.cluster.local/x").status, 503);
+}
+
+TEST_F(ServerTest, StopCutsASlowGatewayRequestShort) {
+  ServerOptions options = Options();
+  options.gateway_listen = "127.0.0.1:0";
+  options.ready_delay = std::chrono::milliseconds(20);
+  StartServer(options);
+  auto session = Session();
+  ASSERT_EQ(Send(session, "POST", "/api/v1/namespaces",
+                 R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"slow"}})")
+                .status,
+            201);
+  ASSERT_EQ(Send(session, "POST", "/api/v1/namespaces/slow/services",
+                 R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},
+                     "spec":{"selector":{"app":"web"},"ports":[{"port":80}]}})")
+                .status,
+            201);
+  ASSERT_EQ(
+      Send(session, "POST", "/api/v1/namespaces/slow/pods",
+           R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"app":"web"}},
+                     "spec":{"containers":[{"name":"web","image":"web:1",
+                       "env":[{"name":"FAULT_LATENCY_MS","value":"60000"}]}]}})")
+          .status,
+      201);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline &&
+         ParseJson(Send(session, "GET", "/sandbox/workloads").body)->getArray("items")->size() ==
+             0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const uint16_t gateway_port = server_->gateway_port();
+  std::thread client([gateway_port] {
+    Poco::Net::HTTPClientSession gateway("127.0.0.1", gateway_port);
+    gateway.setTimeout(Poco::Timespan(70, 0));
+    try {
+      Send(gateway, "GET", "http://web.slow.svc.cluster.local/");
+    } catch (const Poco::Exception&) {
+      // Cut off by the shutdown: expected.
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  client.join();
+}
+
+TEST_F(ServerTest, BadGatewayAddressFailsToStart) {
+  ServerOptions options = Options();
+  options.gateway_listen = "not an address";
+  auto server = Server::Start(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.error().message.find("--gateway"), std::string::npos) << server.error().message;
+}
+
 class TlsServerTest : public ServerTest {
  protected:
   static void SetUpTestSuite() { Poco::Net::initializeSSL(); }
@@ -416,6 +553,14 @@ TEST_F(TlsServerTest, TokenOrClientCertificateIsAccepted) {
   YAML::Node config = YAML::LoadFile((dir_ / "kubeconfig").string());
   EXPECT_TRUE(config["users"][0]["user"]["client-certificate-data"].IsDefined());
   EXPECT_EQ(ReadFile((dir_ / "kubeconfig").string()).find("t0ken-value"), std::string::npos);
+}
+
+TEST_F(TlsServerTest, MetricsNeedNoClientCertificate) {
+  ServerOptions options = Options();
+  options.tls = true;
+  StartServer(options);
+  EXPECT_EQ(TlsGet(ClientContext(Pki("ca.crt"), false), "/metrics").status, 200);
+  EXPECT_EQ(TlsGet(ClientContext(Pki("ca.crt"), false), "/version").status, 401);
 }
 
 }  // namespace
