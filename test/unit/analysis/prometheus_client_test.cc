@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
 #include <Poco/URI.h>
 
 #include <cmath>
@@ -166,6 +167,22 @@ TEST_F(PrometheusClientTest, UnreachableIsAClusterError) {
   options.url = "http://127.0.0.1:" + std::to_string(port);
   options.timeout = std::chrono::seconds(5);
   auto r = MakePrometheusClient(options)->Query("up");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kCluster);
+  EXPECT_NE(r.error().message.find(options.url), std::string::npos) << r.error().message;
+}
+
+TEST_F(PrometheusClientTest, APrometheusThatNeverAnswersTimesOutAsAClusterError) {
+  // Accepts connections (into the kernel's backlog) and never answers.
+  Poco::Net::ServerSocket silent(Poco::Net::SocketAddress("127.0.0.1", 0));
+  PrometheusOptions options;
+  options.url = "http://127.0.0.1:" + std::to_string(silent.address().port());
+  options.timeout = std::chrono::milliseconds(300);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = MakePrometheusClient(options)->Query("up");
+  // Not a timing test: the generous bound only catches a client that ignores its timeout
+  // (Poco's default is a minute).
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::kCluster);
   EXPECT_NE(r.error().message.find(options.url), std::string::npos) << r.error().message;
