@@ -122,7 +122,8 @@ AnalysisResult Analysis::Run(const StepTarget& target) {
       check.verdict = m.decided ? m.verdict : undecided;
       check.message = m.note.empty() ? "not measured" : m.note;
       if (!m.decided && m.measurements > 0) {
-        check.message += " (undecided after " + std::to_string(m.measurements) + " measurements)";
+        check.message += " (undecided after " + std::to_string(m.measurements) +
+                         (m.measurements == 1 ? " measurement)" : " measurements)");
       }
       check.duration = m.decided ? m.decided_after : total;
       check.attempts = std::max(1, m.measurements);
