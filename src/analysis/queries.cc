@@ -3,7 +3,7 @@
 #include <cmath>
 #include <map>
 
-#include "common/go_quote.h"
+#include "common/quote.h"
 
 namespace canaryctl::analysis {
 namespace {

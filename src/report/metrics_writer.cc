@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/quote.h"
 #include "report/atomic_file.h"
 #include "report/text.h"
 
@@ -48,22 +49,6 @@ const char* VerdictValue(Verdict v) {
 }
 
 }  // namespace
-
-std::string EscapeLabelValue(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 std::string RenderMetrics(const RolloutRecord& record, const ci::Redactor& redactor) {
   Families m(redactor, record.app);

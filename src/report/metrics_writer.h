@@ -24,9 +24,6 @@ namespace canaryctl::report {
 
 inline constexpr char kMetricsFile[] = "metrics.txt";
 
-// `value` escaped for a label value: backslash, double quote and newline.
-std::string EscapeLabelValue(const std::string& value);
-
 std::string RenderMetrics(const RolloutRecord& record, const ci::Redactor& redactor);
 Status WriteMetrics(const std::string& dir, const RolloutRecord& record,
                     const ci::Redactor& redactor);

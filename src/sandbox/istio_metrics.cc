@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/quote.h"
+
 namespace sandbox {
 namespace {
 
@@ -15,21 +17,7 @@ void AppendLabel(std::string& out, const char* name, const std::string& value) {
   if (!out.empty()) out += ',';
   out += name;
   out += "=\"";
-  if (value.empty()) {
-    out += "unknown";
-  } else {
-    for (char c : value) {
-      if (c == '\\') {
-        out += "\\\\";
-      } else if (c == '"') {
-        out += "\\\"";
-      } else if (c == '\n') {
-        out += "\\n";
-      } else {
-        out += c;
-      }
-    }
-  }
+  out += value.empty() ? "unknown" : canaryctl::EscapeLabelValue(value);
   out += '"';
 }
 

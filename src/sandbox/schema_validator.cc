@@ -10,7 +10,7 @@
 #include <Poco/Exception.h>
 #include <Poco/RegularExpression.h>
 
-#include "common/go_quote.h"
+#include "common/quote.h"
 
 namespace sandbox {
 namespace {

@@ -149,7 +149,6 @@ TEST(MetricsWriterTest, HostileLabelsAreEscaped) {
   EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors) << "\n" << text;
   EXPECT_NE(text.find("app=\"a\\\"b\\\\c d\""), std::string::npos) << text;
   EXPECT_NE(text.find("check=\"x\\\\\\\"y z\xef\xbf\xbd #2\""), std::string::npos) << text;
-  EXPECT_EQ(EscapeLabelValue("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
 }
 
 TEST(MetricsWriterTest, AnalysisEdgeCasesStayValid) {

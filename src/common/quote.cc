@@ -1,4 +1,4 @@
-#include "common/go_quote.h"
+#include "common/quote.h"
 
 namespace canaryctl {
 
@@ -33,6 +33,22 @@ std::string GoQuote(std::string_view text) {
     }
   }
   return out + "\"";
+}
+
+std::string EscapeLabelValue(std::string_view value) {
+  std::string out;
+  for (const char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
 }
 
 }  // namespace canaryctl
