@@ -19,18 +19,7 @@ class HelmFlowTest : public SandboxTest {
  protected:
   CommandResult Upgrade(const std::string& ns, const std::string& tag,
                         const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {"upgrade",
-                                     "--install",
-                                     "demoapp",
-                                     SourcePath("examples/demoapp"),
-                                     "-n",
-                                     ns,
-                                     "--create-namespace",
-                                     "--wait",
-                                     "--timeout",
-                                     "60s",
-                                     "--set",
-                                     "deployment.tag=" + tag};
+    std::vector<std::string> args = DemoAppUpgradeArgs(ns, tag);
     args.insert(args.end(), extra.begin(), extra.end());
     return Helm(args);
   }

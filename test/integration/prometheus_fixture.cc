@@ -15,7 +15,6 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
-#include <Poco/Pipe.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
@@ -24,8 +23,6 @@ namespace canaryctl::integration {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr const char* kSetpriv = "/usr/bin/setpriv";
 
 // A port free right now (bound and released): Prometheus cannot report a port 0 it bound.
 int FreeLoopbackPort() {
@@ -80,7 +77,7 @@ Prometheus::~Prometheus() {
     } catch (const Poco::Exception&) {
     }
   }
-  if (reader_.joinable()) reader_.join();
+  for (std::thread& t : readers_) t.join();
 }
 
 testing::AssertionResult Prometheus::Start() {
@@ -104,32 +101,12 @@ testing::AssertionResult Prometheus::Start() {
   std::vector<std::string> args = {
       "--config.file=" + config_path, "--storage.tsdb.path=" + dir_.path() + "/data",
       "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"};
-  std::string exe = PrometheusBinary();
-  if (fs::exists(kSetpriv)) {
-    args.insert(args.begin(), {"--pdeathsig", "KILL", "--", exe});
-    exe = kSetpriv;
-  }
   try {
-    Poco::Pipe in, out, err;
-    process_.emplace(Poco::Process::launch(exe, args, dir_.path(), &in, &out, &err,
-                                           std::map<std::string, std::string>{}));
-    in.close();
-    out.close();
-    reader_ = std::thread([err, text = log_, mu = log_mu_]() mutable {
-      char buf[4096];
-      try {
-        for (;;) {
-          int n = err.readBytes(buf, sizeof buf);
-          if (n <= 0) break;
-          std::lock_guard lock(*mu);
-          text->append(buf, static_cast<size_t>(n));
-        }
-      } catch (const Poco::Exception&) {
-      }
-    });
+    process_.emplace(
+        LaunchCaptured(PrometheusBinary(), args, dir_.path(), log_, log_mu_, &readers_));
   } catch (const Poco::Exception& e) {
-    process_.reset();
-    return testing::AssertionFailure() << "could not start " << exe << ": " << e.displayText();
+    return testing::AssertionFailure()
+           << "could not start " << PrometheusBinary() << ": " << e.displayText();
   }
   const bool ready = WaitFor(
       [&] {

@@ -56,7 +56,7 @@ class Prometheus {
   TempDir dir_{"canaryctl-prom"};
   std::string url_;
   std::optional<Poco::ProcessHandle> process_;
-  std::thread reader_;
+  std::vector<std::thread> readers_;
   std::shared_ptr<std::string> log_ = std::make_shared<std::string>();
   std::shared_ptr<std::mutex> log_mu_ = std::make_shared<std::mutex>();
 };

@@ -215,11 +215,45 @@ bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeou
 }
 
 // ---------------------------------------------------------------------------------------------
+// Servers.
+
+Poco::ProcessHandle LaunchCaptured(const std::string& exe, std::vector<std::string> args,
+                                   const std::string& cwd, std::shared_ptr<std::string> output,
+                                   std::shared_ptr<std::mutex> mu,
+                                   std::vector<std::thread>* readers) {
+  // Through setpriv (util-linux), the server gets SIGKILL if this process dies first (a crash,
+  // ctest's timeout), so no orphaned server outlives its test.
+  constexpr const char* kSetpriv = "/usr/bin/setpriv";
+  std::string program = exe;
+  if (fs::exists(kSetpriv)) {
+    args.insert(args.begin(), {"--pdeathsig", "KILL", "--", exe});
+    program = kSetpriv;
+  }
+  Poco::Pipe in, out, err;
+  Poco::ProcessHandle handle = Poco::Process::launch(program, args, cwd, &in, &out, &err,
+                                                     std::map<std::string, std::string>{});
+  in.close();
+  for (Poco::Pipe pipe : {out, err}) {
+    readers->emplace_back([pipe, text = output, mu]() mutable {
+      char buf[4096];
+      try {
+        for (;;) {
+          int n = pipe.readBytes(buf, sizeof buf);
+          if (n <= 0) break;
+          std::lock_guard lock(*mu);
+          text->append(buf, static_cast<size_t>(n));
+        }
+      } catch (const Poco::Exception&) {
+      }
+    });
+  }
+  return handle;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The sandbox.
 
 namespace {
-
-constexpr const char* kSetpriv = "/usr/bin/setpriv";
 
 // The server URL of the kubeconfig's current context (or its only cluster).
 std::optional<std::string> KubeconfigServer(const std::string& path) {
@@ -306,34 +340,10 @@ testing::AssertionResult Sandbox::Start() {
     *output_ += "--- " + Join(SandboxBinary(), args) + "\n";
     output_start = output_->size();
   }
-  // Through setpriv (util-linux), the server gets SIGKILL if this process dies first (a crash,
-  // ctest's timeout), so no orphaned sandbox outlives its test.
-  std::string exe = SandboxBinary();
-  if (fs::exists(kSetpriv)) {
-    args.insert(args.begin(), {"--pdeathsig", "KILL", "--", exe});
-    exe = kSetpriv;
-  }
   try {
-    Poco::Pipe in, out, err;
-    process_.emplace(Poco::Process::launch(exe, args, dir_.path(), &in, &out, &err,
-                                           std::map<std::string, std::string>{}));
-    in.close();
-    for (Poco::Pipe pipe : {out, err}) {
-      readers_.emplace_back([pipe, text = output_, mu = output_mu_]() mutable {
-        char buf[4096];
-        try {
-          for (;;) {
-            int n = pipe.readBytes(buf, sizeof buf);
-            if (n <= 0) break;
-            std::lock_guard lock(*mu);
-            text->append(buf, static_cast<size_t>(n));
-          }
-        } catch (const Poco::Exception&) {
-        }
-      });
-    }
+    process_.emplace(
+        LaunchCaptured(SandboxBinary(), args, dir_.path(), output_, output_mu_, &readers_));
   } catch (const Poco::Exception& e) {
-    process_.reset();
     return testing::AssertionFailure()
            << "could not start " << SandboxBinary() << ": " << e.displayText();
   }
@@ -495,6 +505,21 @@ CommandResult Clients::Helm(const std::vector<std::string>& args,
   options.cwd = scratch_.path();
   options.timeout = timeout;
   return RunProcess(tools_.helm, args, options);
+}
+
+std::vector<std::string> DemoAppUpgradeArgs(const std::string& ns, const std::string& tag) {
+  return {"upgrade",
+          "--install",
+          "demoapp",
+          SourcePath("examples/demoapp"),
+          "-n",
+          ns,
+          "--create-namespace",
+          "--wait",
+          "--timeout",
+          "60s",
+          "--set",
+          "deployment.tag=" + tag};
 }
 
 // ---------------------------------------------------------------------------------------------

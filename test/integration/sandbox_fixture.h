@@ -95,6 +95,18 @@ std::string ReadFile(const std::string& path);
 bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
 
 // ---------------------------------------------------------------------------------------------
+// Servers the tests start.
+
+// Starts exe with args in cwd, stdin closed, through `setpriv --pdeathsig KILL` when present (so
+// it dies with the test). Threads appended to *readers append its stdout and stderr to *output
+// under *mu until it closes them; join them after the process ended. Throws Poco::Exception
+// when it cannot start.
+Poco::ProcessHandle LaunchCaptured(const std::string& exe, std::vector<std::string> args,
+                                   const std::string& cwd, std::shared_ptr<std::string> output,
+                                   std::shared_ptr<std::mutex> mu,
+                                   std::vector<std::thread>* readers);
+
+// ---------------------------------------------------------------------------------------------
 // The sandbox.
 
 struct SandboxOptions {
@@ -192,6 +204,10 @@ class Clients {
   TempDir scratch_;
   std::map<std::string, std::string> env_;
 };
+
+// `helm upgrade --install demoapp examples/demoapp -n ns --create-namespace --wait --timeout 60s
+// --set deployment.tag=tag`: the article's install of the demo chart, for Clients::Helm.
+std::vector<std::string> DemoAppUpgradeArgs(const std::string& ns, const std::string& tag);
 
 // ---------------------------------------------------------------------------------------------
 // JSON.

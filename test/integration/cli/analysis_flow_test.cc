@@ -32,9 +32,7 @@ class AnalysisFlowTest : public SandboxTest {
     if (HasFatalFailure()) return;
     work_ = std::make_unique<TempDir>("canaryctl-analysis");
     ASSERT_TRUE(Succeeded(Kubectl({"apply", "-f", SourcePath("examples/istio/crds/")})));
-    ASSERT_TRUE(Succeeded(Helm({"upgrade", "--install", "demoapp", SourcePath("examples/demoapp"),
-                                "--namespace", "prod", "--create-namespace", "--set",
-                                "deployment.tag=v1", "--wait", "--timeout", "60s"})));
+    ASSERT_TRUE(Succeeded(Helm(DemoAppUpgradeArgs("prod", "v1"))));
     prometheus_ = std::make_unique<Prometheus>(
         std::vector<std::string>{sandbox_.host() + ":" + std::to_string(sandbox_.port())},
         "/metrics", 500ms);

@@ -87,18 +87,7 @@ class MeshFlowTest : public testing::Test {
   // helm upgrade --install demoapp in ns with deployment.tag=tag (and env values).
   void Install(const std::string& ns, const std::string& tag,
                const std::map<std::string, std::string>& env = {}) {
-    std::vector<std::string> args = {"upgrade",
-                                     "--install",
-                                     "demoapp",
-                                     SourcePath("examples/demoapp"),
-                                     "-n",
-                                     ns,
-                                     "--create-namespace",
-                                     "--wait",
-                                     "--timeout",
-                                     "60s",
-                                     "--set",
-                                     "deployment.tag=" + tag};
+    std::vector<std::string> args = DemoAppUpgradeArgs(ns, tag);
     for (const auto& [k, v] : env) args.insert(args.end(), {"--set-string", "env." + k + "=" + v});
     ASSERT_TRUE(Succeeded(clients_->Helm(args)));
   }

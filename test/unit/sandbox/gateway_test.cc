@@ -18,6 +18,7 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 
+#include "http_reply.h"
 #include "sandbox/mesh.h"
 #include "sandbox/pod_workloads.h"
 #include "sandbox/store.h"
@@ -36,34 +37,6 @@ json::ObjectPtr Obj(const std::string& text) {
   auto r = json::ParseObject(text);
   EXPECT_TRUE(r.ok()) << text;
   return r.ok() ? r.value() : json::ObjectPtr(new json::Object);
-}
-
-struct Reply {
-  int status = 0;
-  std::string body;
-  std::map<std::string, std::string> headers;
-  std::string error;
-  std::string Header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? "" : it->second;
-  }
-};
-
-Reply Read(Poco::Net::HTTPClientSession& session, Poco::Net::HTTPRequest& request,
-           const std::string& body = "") {
-  Reply reply;
-  try {
-    if (!body.empty()) request.setContentLength(static_cast<std::streamsize>(body.size()));
-    session.sendRequest(request) << body;
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session.receiveResponse(response);
-    Poco::StreamCopier::copyToString(in, reply.body);
-    reply.status = response.getStatus();
-    for (const auto& [k, v] : response) reply.headers[k] = v;
-  } catch (const Poco::Exception& e) {
-    reply.error = e.displayText();
-  }
-  return reply;
 }
 
 class GatewayTest : public testing::Test {

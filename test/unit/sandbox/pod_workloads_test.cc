@@ -13,6 +13,7 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
 
+#include "http_reply.h"
 #include "sandbox/controllers.h"
 #include "sandbox/store.h"
 
@@ -42,33 +43,14 @@ json::ObjectPtr Pod(const std::string& uid, const std::string& env = "[]",
              version + R"(","env":)" + env + "}]}}");
 }
 
-struct Reply {
-  int status = 0;
-  std::string body;
-  std::map<std::string, std::string> headers;
-  std::string error;
-};
-
 Reply Get(uint16_t port, const std::string& path = "/",
           const std::map<std::string, std::string>& headers = {}, const std::string& method = "GET",
           const std::string& body = "") {
-  Reply reply;
-  try {
-    Poco::Net::HTTPClientSession session("127.0.0.1", port);
-    session.setTimeout(Poco::Timespan(5, 0));
-    Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
-    for (const auto& [k, v] : headers) request.set(k, v);
-    if (!body.empty()) request.setContentLength(static_cast<std::streamsize>(body.size()));
-    session.sendRequest(request) << body;
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session.receiveResponse(response);
-    Poco::StreamCopier::copyToString(in, reply.body);
-    reply.status = response.getStatus();
-    for (const auto& [k, v] : response) reply.headers[k] = v;
-  } catch (const Poco::Exception& e) {
-    reply.error = e.displayText();
-  }
-  return reply;
+  Poco::Net::HTTPClientSession session("127.0.0.1", port);
+  session.setTimeout(Poco::Timespan(5, 0));
+  Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+  for (const auto& [k, v] : headers) request.set(k, v);
+  return Read(session, request, body);
 }
 
 RequestLabels DestinationLabels(int code, const std::string& source = "unknown",
