@@ -177,13 +177,9 @@ class Rollout::Job {
                                             : std::string(CommandName(cmd_.kind));
   }
   std::chrono::system_clock::time_point Clock() const {
-    return r_.deps_.clock ? r_.deps_.clock() : std::chrono::system_clock::now();
+    return r_.deps_.now ? r_.deps_.now() : std::chrono::system_clock::now();
   }
-  Timestamp Now() const {
-    return r_.deps_.now ? r_.deps_.now()
-                        : std::chrono::time_point_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now());
-  }
+  Timestamp Now() const { return std::chrono::time_point_cast<std::chrono::seconds>(Clock()); }
   TransitionContext Ctx(std::string message = "") const {
     return {Now(), r_.job_.pipeline_id, r_.job_.job_url, r_.job_.user_login, std::move(message)};
   }
@@ -594,7 +590,7 @@ checks::Verdict Rollout::Job::RunChecks(const std::string& phase, int weight,
     ad.prometheus = prometheus.get();
     ad.interrupted = r_.deps_.interrupted;
     if (r_.deps_.sleep) ad.sleep = r_.deps_.sleep;
-    if (r_.deps_.clock) ad.now = r_.deps_.clock;
+    if (r_.deps_.now) ad.now = r_.deps_.now;
     const std::string at = Pct(weight);
     ad.progress = [at, &load](const std::string& line) {
       if (load) {

@@ -61,12 +61,12 @@ struct RolloutDeps {
   // The Prometheus of `analysis:` and the generator of `load:`; unset: those are not run.
   std::function<std::unique_ptr<analysis::PrometheusClient>()> make_prometheus;
   std::function<std::unique_ptr<load::LoadGenerator>()> make_load;
-  std::function<Timestamp()> now;                        // default: the system clock
+  // The time of state and reports (whole seconds) and of the analysis's and load's waits; tests
+  // pair it with `sleep`. Default: the system clock.
+  std::function<std::chrono::system_clock::time_point()> now;
   std::function<void(std::chrono::milliseconds)> sleep;  // default: interruptible sleep
-  // The precise clock of the analysis's waits; tests pair it with `sleep`. Default: system.
-  std::function<std::chrono::system_clock::time_point()> clock;
-  const std::atomic<bool>* interrupted = nullptr;  // set by SIGTERM/SIGINT
-  ci::SectionLog* sections = nullptr;              // a GitLab section per phase
+  const std::atomic<bool>* interrupted = nullptr;        // set by SIGTERM/SIGINT
+  ci::SectionLog* sections = nullptr;                    // a GitLab section per phase
 };
 
 struct RolloutOptions {

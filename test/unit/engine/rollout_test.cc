@@ -285,16 +285,17 @@ class RolloutTest : public ::testing::Test {
       v.push_back(std::make_unique<FakeCheck>("health", judge_, &seen_));
       return v;
     };
-    d.now = [this] { return Timestamp{std::chrono::seconds{1790000000 + clock_}}; };
+    // Each command a second later; within one, time advances only by the analysis's sleeps.
+    d.now = [this] {
+      return std::chrono::system_clock::time_point(std::chrono::seconds(1790000000 + clock_)) +
+             slept_;
+    };
     d.interrupted = &interrupted_;
     d.make_prometheus = [this] {
       return std::make_unique<FakePrometheus>(prometheus_answer_, &queries_);
     };
     // The analysis waits between measurements: no real time in unit tests.
     d.sleep = [this](std::chrono::milliseconds ms) { slept_ += ms; };
-    d.clock = [this] {
-      return std::chrono::system_clock::time_point(std::chrono::seconds(1790000000)) + slept_;
-    };
     return d;
   }
 
