@@ -1,6 +1,7 @@
 #include "cli/app.h"
 
 #include <exception>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "checks/from_config.h"
 #include "ci/job_context.h"
 #include "ci/log_section.h"
+#include "ci/pipeline_writer.h"
 #include "ci/redactor.h"
 #include "cli/logging.h"
 #include "cli/options.h"
@@ -19,12 +21,14 @@
 #include "cli/status_format.h"
 #include "config/loader.h"
 #include "config/to_yaml.h"
+#include "engine/plan.h"
 #include "engine/rollout.h"
 #include "helm/helm_driver.h"
 #include "kube/kubeconfig.h"
 #include "kube/namespace.h"
 #include "kube/rest_client.h"
 #include "load/load_generator.h"
+#include "report/atomic_file.h"
 #include "report/report_writer.h"
 #include "traffic/istio_router.h"
 
@@ -154,6 +158,53 @@ class CheckFactory {
   const config::RolloutSpec& spec_;
   std::vector<std::optional<checks::HttpProxy>> proxies_;
 };
+
+// `pipeline`'s YAML to --output (atomically: the job that uploads it never sees half a file;
+// report/atomic_file, which ci/ cannot use, being below report/) or to `out`.
+int EmitPipeline(const CliOptions& o, const Result<std::string>& yaml, std::ostream& out,
+                 std::ostream& err) {
+  if (!yaml.ok()) {
+    err << yaml.error().message << '\n';
+    return ExitCode(yaml.error().kind);
+  }
+  if (o.pipeline_output.empty()) {
+    out << yaml.value();
+    out.flush();
+    return 0;
+  }
+  const std::filesystem::path path(o.pipeline_output);
+  if (path.filename().empty()) {
+    err << "--output: " << o.pipeline_output << " names a directory, not a file\n";
+    return ExitCode(ErrorKind::kConfig);
+  }
+  const std::string dir = path.has_parent_path() ? path.parent_path().string() : ".";
+  Status written = report::WriteFileAtomically(dir, path.filename().string(), yaml.value());
+  if (!written.ok()) {
+    err << "--output: " << written.error().message << '\n';
+    return ExitCode(written.error().kind);
+  }
+  err << "canaryctl pipeline: wrote " << o.pipeline_output << '\n';
+  return 0;
+}
+
+// The child pipeline of the loaded configuration: its plan's steps (engine/plan.h: blue-green
+// is [0, 100]), and the config path the jobs will load.
+int RunPipeline(const CliOptions& o, const config::RolloutSpec& spec, std::ostream& out,
+                std::ostream& err) {
+  const auto strategy = engine::ParseStrategy(config::StrategyName(spec.strategy));
+  if (!strategy) {
+    err << "pipeline: unknown strategy " << config::StrategyName(spec.strategy) << '\n';
+    return ExitCode(ErrorKind::kConfig);
+  }
+  auto plan = engine::MakePlan(*strategy, spec.traffic.steps);
+  if (!plan.ok()) {
+    err << o.config_path << ": " << plan.error().message << '\n';
+    return ExitCode(plan.error().kind);
+  }
+  ci::ChildPipelineSpec child{o.config_path, config::StrategyName(spec.strategy),
+                              plan.value().steps};
+  return EmitPipeline(o, ci::WriteChildPipeline(child, o.pipeline, CANARYCTL_VERSION), out, err);
+}
 
 // Writes the reports of a mutating command (not under --dry-run); false when that failed.
 bool WriteCommandReports(const CliOptions& o, const config::RolloutSpec& spec,
@@ -298,6 +349,13 @@ int RunCli(int argc, char** argv, const config::Environment& env, std::ostream& 
     out << VersionLine() << '\n';
     return 0;
   }
+  // A template is static: no configuration to read.
+  if (o.command == CommandId::kPipeline && o.pipeline_template) {
+    return EmitPipeline(o,
+                        ci::WritePipelineTemplate(*o.pipeline_template,
+                                                  ci::DefaultPipelineImage(CANARYCTL_VERSION)),
+                        out, err);
+  }
 
   config::Overrides overrides;
   if (o.reports_dir) overrides.Add("reports.dir", *o.reports_dir, "--reports");
@@ -314,6 +372,7 @@ int RunCli(int argc, char** argv, const config::Environment& env, std::ostream& 
     out << config::ToYaml(spec.value());
     return 0;
   }
+  if (o.command == CommandId::kPipeline) return RunPipeline(o, spec.value(), out, err);
 
   ci::Redactor redactor;
   for (const std::string& secret : spec.value().secret_values) redactor.Add(secret);

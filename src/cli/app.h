@@ -4,8 +4,10 @@
 //
 // Order of work, a contract (an invalid config or kubeconfig makes zero requests to the
 // cluster):
-//   1. parse the command line (cli/options.h); `version` prints and returns;
-//   2. load rollout.yaml (exit 2 with the loader's message); `config validate|print` return;
+//   1. parse the command line (cli/options.h); `version` and `pipeline --template` print and
+//      return;
+//   2. load rollout.yaml (exit 2 with the loader's message); `config validate|print` and
+//      `pipeline` (the child pipeline of its plan) return;
 //   3. a Redactor of the config's secrets, then logging through it on `err` (cli/logging.h);
 //   4. the proxy of each HTTP check (cli/proxy.h; an unusable one is exit 2); the kubeconfig
 //      (--kubeconfig, $KUBECONFIG, ~/.kube/config; else in-cluster when KUBERNETES_SERVICE_HOST

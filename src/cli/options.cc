@@ -6,6 +6,10 @@
 
 #include "config/duration.h"
 
+#ifndef CANARYCTL_VERSION
+#define CANARYCTL_VERSION "0.1.0"
+#endif
+
 namespace canaryctl::cli {
 
 namespace {
@@ -47,6 +51,23 @@ CLI::Validator DurationValidator() {
       "");
 }
 
+// A Status check as a CLI11 validator. CLI11 puts the flag's name in front of the message,
+// which already starts with it: that copy goes.
+CLI::Validator StatusValidator(Status (*check)(std::string_view)) {
+  return CLI::Validator(
+      [check](std::string& text) -> std::string {
+        Status s = check(text);
+        if (s.ok()) return "";
+        std::string message = s.error().message;
+        const size_t colon = message.find(": ");
+        if (message.starts_with("--") && colon != std::string::npos) message.erase(0, colon + 2);
+        return message;
+      },
+      "");
+}
+
+constexpr const char* kUsageHint = "Run with --help for more information.\n";
+
 }  // namespace
 
 std::string_view CommandName(CommandId id) {
@@ -73,6 +94,8 @@ std::string_view CommandName(CommandId id) {
       return "config print";
     case CommandId::kVersion:
       return "version";
+    case CommandId::kPipeline:
+      return "pipeline";
   }
   return "?";
 }
@@ -176,6 +199,65 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv,
       CommandId::kConfigValidate);
   add(*config, "print", "print the effective configuration as YAML, defaults included",
       CommandId::kConfigPrint);
+  CLI::App* pipeline =
+      add(app, "pipeline",
+          "print a child pipeline with one gated job per step (or, with --template, a "
+          "template)",
+          CommandId::kPipeline);
+  std::string pipeline_template;
+  std::string manual_promotion = "true";
+  o.pipeline.image = ci::DefaultPipelineImage(CANARYCTL_VERSION);
+  pipeline
+      ->add_option("--template", pipeline_template,
+                   "print the static template to include instead (no config read)")
+      ->type_name("hybrid|canary|blue-green|dynamic")
+      ->check(CLI::IsMember({"hybrid", "canary", "blue-green", "dynamic"}).description(""));
+  pipeline->add_option("-o,--output", o.pipeline_output, "write it to FILE (atomically)")
+      ->type_name("FILE");
+  // The job flags, which a template takes as inputs instead.
+  std::vector<CLI::Option*> job_flags;
+  job_flags.push_back(pipeline->add_option("--image", o.pipeline.image, "the jobs' image")
+                          ->type_name("IMAGE")
+                          ->capture_default_str());
+  job_flags.push_back(pipeline
+                          ->add_option("--job-prefix", o.pipeline.job_prefix,
+                                       "prefix of every job name (letters, digits, - _ . :)")
+                          ->type_name("PREFIX")
+                          ->check(StatusValidator(&ci::ValidateJobPrefix))
+                          ->capture_default_str());
+  job_flags.push_back(pipeline->add_option("--stage", o.pipeline.stage, "stage of the jobs")
+                          ->type_name("NAME")
+                          ->capture_default_str());
+  job_flags.push_back(pipeline
+                          ->add_option("--rollback-stage", o.pipeline.rollback_stage,
+                                       "stage of the on_failure rollback job, after --stage")
+                          ->type_name("NAME")
+                          ->capture_default_str());
+  job_flags.push_back(
+      pipeline->add_option("--environment", o.pipeline.environment, "the GitLab environment")
+          ->type_name("NAME")
+          ->capture_default_str());
+  job_flags.push_back(
+      pipeline->add_option("--tier", o.pipeline.tier, "the environment's deployment tier")
+          ->type_name("production|staging|testing|development|other")
+          ->check(StatusValidator(&ci::ValidateTier))
+          ->capture_default_str());
+  job_flags.push_back(pipeline
+                          ->add_option("--resource-group", o.pipeline.resource_group,
+                                       "one job at a time in this group, across pipelines")
+                          ->type_name("NAME")
+                          ->capture_default_str());
+  job_flags.push_back(pipeline
+                          ->add_option("--kube-context", o.pipeline.kube_context,
+                                       "kubeconfig context the jobs select (default: "
+                                       "$KUBE_CONTEXT in the job, else the current one)")
+                          ->type_name("NAME"));
+  job_flags.push_back(pipeline
+                          ->add_option("--manual-promotion", manual_promotion,
+                                       "whether promote waits behind its own manual gate")
+                          ->type_name("true|false")
+                          ->check(CLI::IsMember({"true", "false"}).description(""))
+                          ->capture_default_str());
   add(app, "version", "print canaryctl's version", CommandId::kVersion);
   // After the commands, so that only the top-level help shows the table.
   app.footer(kExitCodes);
@@ -189,8 +271,7 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv,
 
   auto format = ParseFormat(log_format);
   if (!format) {
-    err << "CANARYCTL_LOG_FORMAT: " << log_format << " not in {text,json}\n"
-        << "Run with --help for more information.\n";
+    err << "CANARYCTL_LOG_FORMAT: " << log_format << " not in {text,json}\n" << kUsageHint;
     return {std::nullopt, 2};
   }
   o.log_format = *format;
@@ -199,6 +280,23 @@ ParsedCommandLine ParseCommandLine(int argc, const char* const* argv,
   if (reports->count() > 0) o.reports_dir = reports_dir;
   for (const auto& [sub, id] : commands) {
     if (sub->parsed()) o.command = id;
+  }
+  if (o.command == CommandId::kPipeline) {
+    o.pipeline.manual_promotion = manual_promotion == "true";
+    if (!pipeline_template.empty()) {
+      o.pipeline_template = ci::ParsePipelineTemplate(pipeline_template);
+      for (const CLI::Option* flag : job_flags) {
+        if (flag->count() == 0) continue;
+        // A template's values are its inputs, given where it is included.
+        err << flag->get_name() << " cannot be used with --template: the template takes it as "
+            << "an input (spec:inputs) where it is included; only --output is allowed\n"
+            << kUsageHint;
+        return {std::nullopt, 2};
+      }
+    } else if (Status valid = ci::ValidatePipelineOptions(o.pipeline); !valid.ok()) {
+      err << valid.error().message << '\n' << kUsageHint;
+      return {std::nullopt, 2};
+    }
   }
   return {std::move(o), 0};
 }

@@ -3,8 +3,9 @@
 // Contract: global flags are accepted before or after the command (CLI11 fallthrough);
 // --config defaults to $CANARYCTL_CONFIG, else rollout.yaml; --log-format to
 // $CANARYCTL_LOG_FORMAT, else text. A usage error (unknown flag or command, missing command,
-// shift outside 0..100, a bad duration or format) prints CLI11's message and "Run with --help
-// for more information." on `err` and yields exit code 2; --help prints on `out` and yields 0.
+// shift outside 0..100, a bad duration or format, a bad `pipeline` flag value, a job flag with
+// `pipeline --template`) prints a message naming the flag and "Run with --help for more
+// information." on `err` and yields exit code 2; --help prints on `out` and yields 0.
 // Parsing reads nothing but its arguments and `env`: no file, no cluster.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "ci/pipeline_writer.h"
 #include "config/rollout_spec.h"
 
 namespace canaryctl::cli {
@@ -29,9 +31,10 @@ enum class CommandId {
   kConfigValidate,
   kConfigPrint,
   kVersion,
+  kPipeline,
 };
 
-// "deploy", ..., "config validate", "config print", "version".
+// "deploy", ..., "config validate", "config print", "version", "pipeline".
 std::string_view CommandName(CommandId id);
 
 // deploy, test, shift, promote, rollback and run change the rollout and write reports.
@@ -54,6 +57,12 @@ struct CliOptions {
   int weight = 0;                                    // shift WEIGHT
   OutputFormat status_format = OutputFormat::kText;  // status -o
   std::chrono::milliseconds pause{10000};            // run --pause
+  // pipeline: --template (a static template; nullopt: the child pipeline of the config),
+  // -o/--output (empty: stdout) and the job flags, validated (ci::ValidatePipelineOptions).
+  // With --template only --output is allowed.
+  std::optional<ci::PipelineTemplate> pipeline_template;
+  std::string pipeline_output;
+  ci::PipelineOptions pipeline;
 };
 
 // Either options to run with, or the exit code to stop with (help was printed: 0; usage

@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 #include "cli/app.h"
 
 namespace canaryctl::cli {
@@ -378,6 +380,133 @@ TEST_F(NoClusterRequest, UnusableProxy) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_THAT(r.err, HasSubstr("HTTP_PROXY"));
   ExpectNoConnection();
+}
+
+// `pipeline` reads the config, never the cluster: a kubeconfig to a listening "cluster" is
+// given and must see no connection.
+TEST_F(NoClusterRequest, PipelinePrintsTheChildPipelineOfThePlan) {
+  std::string config =
+      Write("rollout.yaml", std::string(kMinimal) + "traffic: {steps: [0, 7, 33, 50, 80, 100]}\n");
+  RunResult r = Canaryctl({"pipeline", "--config", config, "--kubeconfig", kubeconfig_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectNoConnection();
+  YAML::Node doc = YAML::Load(r.out);
+  YAML::Node vars = doc[".rollout-canaryctl"]["variables"];
+  EXPECT_EQ(vars["CANARYCTL_CONFIG"].as<std::string>(), config);
+  EXPECT_EQ(vars["CANARYCTL_STRATEGY"].as<std::string>(), "hybrid");
+  EXPECT_EQ(vars["CANARYCTL_TRAFFIC_STEPS"].as<std::string>(), "0,7,33,50,80,100");
+  EXPECT_EQ(doc[".rollout-canaryctl"]["image"]["name"].as<std::string>(),
+            std::string("registry.gitlab.com/canaryctl/canaryctl:") + EXPECTED_VERSION);
+  EXPECT_EQ(doc["stages"][0].as<std::string>(), "rollout");
+  EXPECT_EQ(doc["stages"][1].as<std::string>(), "rollback");
+  EXPECT_EQ(doc["rollout-shift-7"]["needs"][0].as<std::string>(), "rollout-test");
+  EXPECT_EQ(doc["rollout-promote"]["needs"][0].as<std::string>(), "rollout-shift-100");
+}
+
+TEST_F(BinaryTest, PipelineFlagsAndBlueGreen) {
+  std::string config = Write("bg.yaml", R"(app: web
+strategy: blue-green
+helm: {chart: charts/web}
+stable: {namespace: prod}
+)");
+  RunResult r =
+      Canaryctl({"pipeline", "--job-prefix", "web:", "--stage", "ship", "--rollback-stage", ".post",
+                 "--environment", "review/$CI_COMMIT_REF_SLUG", "--tier", "staging",
+                 "--resource-group", "g", "--manual-promotion", "false", "--image", "img:1"},
+                {"CANARYCTL_CONFIG=" + config});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  YAML::Node doc = YAML::Load(r.out);
+  YAML::Node hidden = doc[".web:canaryctl"];
+  EXPECT_EQ(hidden["variables"]["CANARYCTL_STRATEGY"].as<std::string>(), "blue-green");
+  EXPECT_EQ(hidden["variables"]["CANARYCTL_TRAFFIC_STEPS"].as<std::string>(), "0,100");
+  EXPECT_EQ(hidden["image"]["name"].as<std::string>(), "img:1");
+  EXPECT_EQ(hidden["environment"]["name"].as<std::string>(), "review/$CI_COMMIT_REF_SLUG");
+  EXPECT_EQ(hidden["environment"]["deployment_tier"].as<std::string>(), "staging");
+  EXPECT_EQ(hidden["resource_group"].as<std::string>(), "g");
+  EXPECT_EQ(doc["stages"].size(), 1u);
+  EXPECT_EQ(doc["web:promote"]["when"].as<std::string>(), "on_success");
+  int gates = 0;
+  for (const auto& kv : doc) {
+    gates += kv.second.IsMap() && kv.second["when"] &&
+             kv.second["when"].as<std::string>() == "manual" && kv.second["allow_failure"] &&
+             !kv.second["allow_failure"].as<bool>();
+  }
+  EXPECT_EQ(gates, 1);  // the switch to the idle slot
+}
+
+TEST_F(BinaryTest, PipelineConfigErrorIsExit2WithFileLineColumn) {
+  std::string config = Write("rollout.yaml", kInvalid);
+  RunResult r = Canaryctl({"pipeline", "--config", config});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(HasFileLineColumn(r.err, config)) << r.err;
+  EXPECT_EQ(r.out, "");
+  r = Canaryctl({"pipeline", "--config", dir_ + "/missing.yaml", "-o", "child.yml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_FALSE(fs::exists(dir_ + "/child.yml"));
+}
+
+TEST_F(BinaryTest, PipelineBadFlagValuesAreExit2NamingFlagAndValue) {
+  std::string config = Write("rollout.yaml", kMinimal);
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--tier", "prod"}, "--tier"},
+      {{"--job-prefix", "my app"}, "--job-prefix"},
+      {{"--manual-promotion", "yes"}, "--manual-promotion"},
+      {{"--template", "rolling"}, "--template"},
+      {{"--stage", "x", "--rollback-stage", "x"}, "--rollback-stage"},
+      {{"--image", ""}, "--image"},
+  };
+  for (const auto& [flags, name] : cases) {
+    std::vector<std::string> args = {"pipeline", "--config", config};
+    args.insert(args.end(), flags.begin(), flags.end());
+    RunResult r = Canaryctl(args);
+    EXPECT_EQ(r.exit_code, 2) << name << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(name));
+    if (!flags[1].empty()) {
+      EXPECT_THAT(r.err, HasSubstr(flags[1])) << r.err;
+    }
+    EXPECT_EQ(r.out, "");
+  }
+}
+
+TEST_F(BinaryTest, PipelineOutputWritesTheFile) {
+  std::string config = Write("rollout.yaml", kMinimal);
+  RunResult printed = Canaryctl({"pipeline", "--config", config});
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  RunResult r = Canaryctl({"pipeline", "--config", config, "--output", "out/child.yml"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, HasSubstr("out/child.yml"));
+  EXPECT_EQ(ReadFile(dir_ + "/out/child.yml"), printed.out);
+  // Written atomically: no temporary file is left beside it.
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(dir_ + "/out")) files += entry.exists();
+  EXPECT_EQ(files, 1);
+}
+
+TEST_F(BinaryTest, PipelineTemplates) {
+  for (const std::string name : {"hybrid", "canary", "blue-green", "dynamic"}) {
+    // No config is read: the missing file does not matter.
+    RunResult r = Canaryctl({"pipeline", "--template", name, "--config", dir_ + "/none.yaml"});
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_EQ(r.out, ReadFile(std::string(CANARYCTL_SOURCE_DIR) + "/pipeline-templates/" + name +
+                              ".gitlab-ci.yml"))
+        << name;
+    r = Canaryctl({"pipeline", "--template", name, "-o", name + ".yml"});
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_TRUE(fs::exists(dir_ + "/" + name + ".yml"));
+  }
+  // Job flags are the template's inputs.
+  for (const char* flag : {"--image", "--job-prefix", "--stage", "--rollback-stage",
+                           "--environment", "--tier", "--resource-group", "--manual-promotion"}) {
+    const std::string value = std::string(flag) == "--tier"               ? "staging"
+                              : std::string(flag) == "--manual-promotion" ? "false"
+                                                                          : "x";
+    RunResult r = Canaryctl({"pipeline", "--template", "hybrid", flag, value});
+    EXPECT_EQ(r.exit_code, 2) << flag;
+    EXPECT_THAT(r.err, HasSubstr(flag));
+    EXPECT_THAT(r.err, HasSubstr("--template"));
+    EXPECT_EQ(r.out, "");
+  }
 }
 
 // RunCli itself, with its streams and environment injected.

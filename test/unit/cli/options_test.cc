@@ -50,6 +50,7 @@ TEST(Options, EveryCommand) {
       {{"config", "validate"}, CommandId::kConfigValidate},
       {{"config", "print"}, CommandId::kConfigPrint},
       {{"version"}, CommandId::kVersion},
+      {{"pipeline"}, CommandId::kPipeline},
   };
   for (const auto& [args, id] : cases) {
     Parsed p = Parse(args);
@@ -67,7 +68,7 @@ TEST(Options, CommandNamesAndMutation) {
     EXPECT_TRUE(IsMutating(id)) << CommandName(id);
   }
   for (CommandId id : {CommandId::kStatus, CommandId::kPlan, CommandId::kConfigValidate,
-                       CommandId::kConfigPrint, CommandId::kVersion}) {
+                       CommandId::kConfigPrint, CommandId::kVersion, CommandId::kPipeline}) {
     EXPECT_FALSE(IsMutating(id)) << CommandName(id);
   }
 }
@@ -226,6 +227,44 @@ TEST(Options, UsageErrors) {
   ExpectUsageError({"deploy", "extra"});
 }
 
+TEST(Options, PipelineDefaultsAndFlags) {
+  Parsed p = Parse({"pipeline"});
+  ASSERT_TRUE(p.result.options.has_value()) << p.err;
+  const ci::PipelineOptions& d = p.options().pipeline;
+  EXPECT_FALSE(p.options().pipeline_template);
+  EXPECT_EQ(p.options().pipeline_output, "");
+  EXPECT_TRUE(d.image.starts_with("registry.gitlab.com/canaryctl/canaryctl:")) << d.image;
+  EXPECT_EQ(d.job_prefix, "rollout-");
+  EXPECT_EQ(d.stage, "rollout");
+  EXPECT_EQ(d.rollback_stage, "rollback");
+  EXPECT_EQ(d.environment, "production");
+  EXPECT_EQ(d.tier, "production");
+  EXPECT_EQ(d.resource_group, "canaryctl/$CI_PROJECT_PATH_SLUG/$CI_ENVIRONMENT_SLUG");
+  EXPECT_TRUE(d.manual_promotion);
+
+  p = Parse(
+      {"pipeline", "-o", "x.yml", "--manual-promotion", "false", "--tier", "other", "--dry-run"});
+  ASSERT_TRUE(p.result.options.has_value()) << p.err;
+  EXPECT_EQ(p.options().pipeline_output, "x.yml");
+  EXPECT_FALSE(p.options().pipeline.manual_promotion);
+  EXPECT_EQ(p.options().pipeline.tier, "other");
+  EXPECT_TRUE(p.options().dry_run);
+
+  p = Parse({"pipeline", "--template", "blue-green", "--output", "t.yml"});
+  ASSERT_TRUE(p.result.options.has_value()) << p.err;
+  EXPECT_EQ(p.options().pipeline_template, ci::PipelineTemplate::kBlueGreen);
+
+  ExpectUsageError({"pipeline", "--tier", "prod"});
+  ExpectUsageError({"pipeline", "--job-prefix", "a b"});
+  ExpectUsageError({"pipeline", "--manual-promotion", "1"});
+  ExpectUsageError({"pipeline", "--template", "nope"});
+  ExpectUsageError({"pipeline", "--template", "hybrid", "--environment", "staging"});
+  ExpectUsageError({"pipeline", "--environment", ""});
+  // The tier's message names the flag and the value once.
+  Parsed tier = Parse({"pipeline", "--tier", "prod"});
+  EXPECT_NE(tier.err.find("--tier: 'prod' is not one of"), std::string::npos) << tier.err;
+}
+
 TEST(Options, UnknownFlagMessageNamesIt) {
   Parsed p = Parse({"deploy", "--bogus"});
   EXPECT_NE(p.err.find("--bogus"), std::string::npos) << p.err;
@@ -257,7 +296,8 @@ TEST(Options, EveryCommandHasHelp) {
                                         {"config"},
                                         {"config", "validate"},
                                         {"config", "print"},
-                                        {"version"}}) {
+                                        {"version"},
+                                        {"pipeline"}}) {
     args.push_back("--help");
     Parsed p = Parse(args);
     EXPECT_FALSE(p.result.options.has_value());
