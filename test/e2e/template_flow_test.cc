@@ -10,6 +10,7 @@
 // default).
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -495,6 +496,124 @@ include:
   EXPECT_EQ(Phase(), "promoted");
   EXPECT_EQ(Tag("flaskapp", "prod"), "v2");
   EXPECT_EQ(ServedVersion(), "v2");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pipelines as gitlab-ci-local reads them (`--list-json`), without running a job.
+
+// A throwaway repository holding `files` (name → source path) and .gitlab-ci.yml; returns what
+// `gitlab-ci-local --list-json <extra>` printed, parsed.
+Poco::Dynamic::Var ListJobs(const TempDir& repo, const std::string& gitlab_ci,
+                            const std::vector<std::string>& extra = {}) {
+  fs::copy(SourcePath("pipeline-templates"), repo.path() + "/templates",
+           fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  repo.Write(".gitlab-ci.yml", gitlab_ci);
+  RunOptions o;
+  o.cwd = repo.path();
+  for (const std::vector<std::string>& git :
+       {std::vector<std::string>{"init", "-q", "-b", "main"},
+        {"add", "-A"},
+        {"-c", "user.name=Alice", "-c", "user.email=alice@example.com", "commit", "-q", "-m",
+         "x"}}) {
+    auto r = RunProcess("/usr/bin/git", git, o);
+    EXPECT_TRUE(Succeeded(r));
+  }
+  std::vector<std::string> args = {NpmTools() + "/gitlab-ci-local/dist/index.js", "--list-json",
+                                   "--home", repo.path() + "/.gcl-home"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  o.env["HOME"] = repo.path();
+  auto r = RunProcess(NpmTools() + "/.bin/node", args, o);
+  EXPECT_TRUE(Succeeded(r));
+  std::string error;
+  auto jobs = ParseJson(r.out, &error);
+  EXPECT_TRUE(error.empty()) << error << "\n" << r.out;
+  return jobs;
+}
+
+struct ListedJob {
+  std::string stage, when;
+  bool allow_failure = false;
+  std::optional<std::vector<std::string>> needs;  // nullopt: no `needs` (stage order)
+};
+
+std::map<std::string, ListedJob> ByName(const Poco::Dynamic::Var& jobs) {
+  std::map<std::string, ListedJob> out;
+  for (size_t i = 0; i < Len(jobs, "").value_or(0); ++i) {
+    const std::string at = "/" + std::to_string(i);
+    ListedJob job{Str(jobs, at + "/stage").value_or(""), Str(jobs, at + "/when").value_or(""),
+                  Bool(jobs, at + "/allow_failure").value_or(false), std::nullopt};
+    if (auto n = Len(jobs, at + "/needs")) {
+      job.needs.emplace();
+      for (size_t k = 0; k < *n; ++k) {
+        job.needs->push_back(Str(jobs, at + "/needs/" + std::to_string(k) + "/job").value_or(""));
+      }
+    }
+    out[Str(jobs, at + "/name").value_or("")] = job;
+  }
+  return out;
+}
+
+// With no inputs at all, each static template is a valid pipeline: the gates block, in order;
+// rollback is in .post; abort is reachable from the start.
+TEST(TemplateDefaults, EachStaticTemplateListsItsGatesInOrder) {
+  const std::map<std::string, std::vector<std::string>> gates = {
+      {"hybrid", {"rollout-shift-30", "rollout-shift-60", "rollout-shift-100"}},
+      {"canary", {"rollout-shift-10", "rollout-shift-50", "rollout-shift-100"}},
+      {"blue-green", {"rollout-shift-100"}}};
+  for (const auto& [name, steps] : gates) {
+    SCOPED_TRACE(name);
+    TempDir repo("canaryctl-e2e-list");
+    auto jobs =
+        ByName(ListJobs(repo, "include:\n  - local: templates/" + name + ".gitlab-ci.yml\n"));
+    ASSERT_EQ(jobs.size(), steps.size() + 5);
+    EXPECT_EQ(jobs["rollout-deploy"].when, "on_success");
+    EXPECT_EQ(jobs["rollout-test"].needs, std::vector<std::string>{"rollout-deploy"});
+    std::string previous = "rollout-test";
+    for (const auto& gate : steps) {
+      EXPECT_EQ(jobs[gate].stage, "deploy") << gate;
+      EXPECT_EQ(jobs[gate].when, "manual") << gate;
+      EXPECT_FALSE(jobs[gate].allow_failure) << gate << " must block the pipeline";
+      EXPECT_EQ(jobs[gate].needs, std::vector<std::string>{previous}) << gate;
+      previous = gate;
+    }
+    EXPECT_EQ(jobs["rollout-promote"].when, "manual");
+    EXPECT_FALSE(jobs["rollout-promote"].allow_failure);
+    EXPECT_EQ(jobs["rollout-promote"].needs, std::vector<std::string>{previous});
+    EXPECT_EQ(jobs["rollout-rollback"].stage, ".post");
+    EXPECT_EQ(jobs["rollout-rollback"].when, "on_failure");
+    EXPECT_EQ(jobs["rollout-abort"].when, "manual");
+    EXPECT_TRUE(jobs["rollout-abort"].allow_failure);
+    EXPECT_EQ(jobs["rollout-abort"].needs, std::vector<std::string>{});
+  }
+}
+
+TEST(TemplateDefaults, AutomaticPromotionIsAnInput) {
+  TempDir repo("canaryctl-e2e-list");
+  auto jobs = ByName(ListJobs(repo, R"(include:
+  - local: templates/hybrid.gitlab-ci.yml
+    inputs: {manual-promotion: false, job-prefix: "checkout-", step-1: 20, step-2: 50}
+)"));
+  EXPECT_EQ(jobs["checkout-promote"].when, "on_success");
+  EXPECT_EQ(jobs["checkout-shift-20"].when, "manual");
+  EXPECT_EQ(jobs["checkout-shift-50"].needs, std::vector<std::string>{"checkout-shift-20"});
+}
+
+// This project's own pipeline, as a tag pipeline (every rule true): every job is there, with
+// the needs that order the release.
+TEST(ProjectPipeline, TagPipelineHasEveryJobAndItsNeeds) {
+  TempDir repo("canaryctl-e2e-project");
+  const std::string pipeline = ReadFile(SourcePath(".gitlab-ci.yml"));
+  auto jobs = ByName(ListJobs(
+      repo, pipeline,
+      {"--ignore-predefined-vars", "CI_REGISTRY_IMAGE", "--variable", "CI_COMMIT_TAG=v1.2.0",
+       "--variable", "CI_REGISTRY_IMAGE=registry.example.com/canaryctl"}));
+  for (const char* job :
+       {"build", "unit", "integration", "sanitizers", "templates", "container-image",
+        "container-image-smoke", "release-image", "release-templates", "release"}) {
+    EXPECT_TRUE(jobs.contains(job)) << job;
+  }
+  EXPECT_EQ(jobs["release"].needs,
+            (std::vector<std::string>{"release-image", "release-templates"}));
 }
 
 }  // namespace
