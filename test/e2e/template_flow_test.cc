@@ -150,6 +150,22 @@ class TemplateServer {
   Poco::Net::HTTPServer server_;
 };
 
+// Makes dir a git repository (origin on a GitLab host, as gitlab-ci-local derives the
+// project's path from it) with everything in it committed.
+testing::AssertionResult CommitAll(const std::string& dir) {
+  for (const std::vector<std::string>& git :
+       {std::vector<std::string>{"init", "-q", "-b", "main"},
+        {"remote", "add", "origin", "https://gitlab.example.com/team/demoapp.git"},
+        {"add", "-A"},
+        {"-c", "user.name=Alice", "-c", "user.email=alice@example.com", "commit", "-q", "-m",
+         "demoapp v2"}}) {
+    RunOptions o;
+    o.cwd = dir;
+    if (auto r = Succeeded(RunProcess("/usr/bin/git", git, o)); !r) return r;
+  }
+  return testing::AssertionSuccess();
+}
+
 std::string NpmTools() { return SourcePath("tools/npm/node_modules"); }
 
 class TemplateFlowTest : public testing::Test {
@@ -194,16 +210,7 @@ class TemplateFlowTest : public testing::Test {
     repo_.Write("rollout.yaml", RolloutYaml(strategy_, steps));
     repo_.Write("ci/smoke.sh", kSmokeTest);
     repo_.Write(".gitlab-ci.yml", gitlab_ci);
-    for (const std::vector<std::string>& git :
-         {std::vector<std::string>{"init", "-q", "-b", "main"},
-          {"remote", "add", "origin", "https://gitlab.example.com/team/demoapp.git"},
-          {"add", "-A"},
-          {"-c", "user.name=Alice", "-c", "user.email=alice@example.com", "commit", "-q", "-m",
-           "demoapp v2"}}) {
-      RunOptions o;
-      o.cwd = r;
-      ASSERT_TRUE(Succeeded(RunProcess("/usr/bin/git", git, o)));
-    }
+    ASSERT_TRUE(CommitAll(r));
   }
 
   // gitlab-ci-local on the repository, every job in the shell executor, with `manual` opened.
@@ -508,16 +515,9 @@ Poco::Dynamic::Var ListJobs(const TempDir& repo, const std::string& gitlab_ci,
   fs::copy(SourcePath("pipeline-templates"), repo.path() + "/templates",
            fs::copy_options::recursive | fs::copy_options::overwrite_existing);
   repo.Write(".gitlab-ci.yml", gitlab_ci);
+  EXPECT_TRUE(CommitAll(repo.path()));
   RunOptions o;
   o.cwd = repo.path();
-  for (const std::vector<std::string>& git :
-       {std::vector<std::string>{"init", "-q", "-b", "main"},
-        {"add", "-A"},
-        {"-c", "user.name=Alice", "-c", "user.email=alice@example.com", "commit", "-q", "-m",
-         "x"}}) {
-    auto r = RunProcess("/usr/bin/git", git, o);
-    EXPECT_TRUE(Succeeded(r));
-  }
   std::vector<std::string> args = {NpmTools() + "/gitlab-ci-local/dist/index.js", "--list-json",
                                    "--home", repo.path() + "/.gcl-home"};
   args.insert(args.end(), extra.begin(), extra.end());
