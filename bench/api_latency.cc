@@ -16,6 +16,8 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
 
+#include <CLI/CLI.hpp>
+
 #include "sandbox_fixture.h"
 
 namespace {
@@ -120,32 +122,24 @@ std::string HelmVersion(const Clients& clients) {
   return r.ok() ? r.out : "helm " + std::to_string(clients.tools().helm_major);
 }
 
-int Usage() {
-  std::printf(
-      "usage: bench_api_latency [--requests N] [--warmup N] [--ready-delay-ms N]\n"
-      "  N sequential GETs and merge-PATCHes of a VirtualService (default 1000, after 20\n"
-      "  untimed), and helm upgrade --install --wait of examples/demoapp with helm 3 and 4\n"
-      "  (the sandbox's pods become ready after --ready-delay-ms, default 100).\n");
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (i + 1 < argc && arg == "--requests") {
-      o.requests = std::atoi(argv[++i]);
-    } else if (i + 1 < argc && arg == "--warmup") {
-      o.warmup = std::atoi(argv[++i]);
-    } else if (i + 1 < argc && arg == "--ready-delay-ms") {
-      o.ready_delay_ms = std::atoi(argv[++i]);
-    } else {
-      return Usage();
-    }
-  }
-  if (o.requests < 1 || o.warmup < 0 || o.ready_delay_ms < 0) return Usage();
+  CLI::App app{
+      "sequential GETs and merge-PATCHes of a VirtualService, and helm upgrade --install --wait "
+      "of examples/demoapp with helm 3 and 4"};
+  app.add_option("--requests", o.requests, "timed requests of each kind")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  app.add_option("--warmup", o.warmup, "untimed requests first")
+      ->check(CLI::Range(0, 10000000))
+      ->capture_default_str();
+  app.add_option("--ready-delay-ms", o.ready_delay_ms,
+                 "how long the sandbox's pods take to be ready")
+      ->check(CLI::Range(0, 600000))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
 
   for (const ToolSet& tools : ToolSets()) {
     if (auto present = canaryctl::integration::ToolSetPresent(tools); !present) {

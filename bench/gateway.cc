@@ -15,6 +15,8 @@
 
 #include <Poco/Dynamic/Var.h>
 
+#include <CLI/CLI.hpp>
+
 #include "sandbox_fixture.h"
 
 namespace {
@@ -99,29 +101,20 @@ bool Check(const CommandResult& r) {
   return false;
 }
 
-int Usage() {
-  std::printf(
-      "usage: bench_gateway [--duration S] [--connections N]\n"
-      "  wrk for S seconds (default 5) per run against one workload of examples/demoapp and\n"
-      "  through the sandbox's gateway, at 1 connection and at N (default 32).\n");
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (i + 1 < argc && arg == "--duration") {
-      o.duration_s = std::atoi(argv[++i]);
-    } else if (i + 1 < argc && arg == "--connections") {
-      o.connections = std::atoi(argv[++i]);
-    } else {
-      return Usage();
-    }
-  }
-  if (o.duration_s < 1 || o.connections < 1) return Usage();
+  CLI::App app{
+      "wrk against one workload of examples/demoapp and through the sandbox's gateway, at 1 "
+      "connection and at --connections"};
+  app.add_option("--duration", o.duration_s, "seconds per run")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--connections", o.connections, "connections of the second pair of runs")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   if (!std::ifstream(kWrk)) {
     std::fprintf(stderr, "%s is missing: run scripts/setup (Debian package wrk)\n", kWrk);
     return 1;

@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "sandbox_fixture.h"
 
 namespace {
@@ -158,29 +160,20 @@ struct Row {
 
 std::string Met(bool met) { return met ? "yes" : "no"; }
 
-int Usage() {
-  std::printf(
-      "usage: bench_perf_table [--runs N] [--rollbacks N]\n"
-      "  N interleaved canaryctl shift / kubectl patch runs and N runs each of canaryctl\n"
-      "  version and plan (default 30); N failing shifts for the rollback latency (default 40).\n");
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (i + 1 < argc && arg == "--runs") {
-      o.runs = std::atoi(argv[++i]);
-    } else if (i + 1 < argc && arg == "--rollbacks") {
-      o.rollbacks = std::atoi(argv[++i]);
-    } else {
-      return Usage();
-    }
-  }
-  if (o.runs < 2 || o.rollbacks < 1) return Usage();
+  CLI::App app{"issue 6's performance table, measured against one sandbox"};
+  app.add_option("--runs", o.runs,
+                 "interleaved canaryctl shift / kubectl patch runs, and runs each of canaryctl "
+                 "version and plan")
+      ->check(CLI::Range(2, 100000))
+      ->capture_default_str();
+  app.add_option("--rollbacks", o.rollbacks, "failing shifts for the rollback latency")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
 
   const ToolSet& tools = ToolSets().back();
   if (auto present = canaryctl::integration::ToolSetPresent(tools); !present) {

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "analysis/sequential_test.h"
 
 namespace {
@@ -89,22 +91,17 @@ int main(int argc, char** argv) {
   int runs = 1000;
   double share = 0.3;
   int every = 50;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--runs")) {
-      runs = std::atoi(argv[i + 1]);
-    } else if (!std::strcmp(argv[i], "--share")) {
-      share = std::atof(argv[i + 1]);
-    } else if (!std::strcmp(argv[i], "--every")) {
-      every = std::atoi(argv[i + 1]);
-    } else {
-      std::fprintf(stderr, "usage: %s [--runs N] [--share S] [--every K]\n", argv[0]);
-      return 2;
-    }
-  }
-  if (runs < 1 || every < 1 || share <= 0 || share >= 1) {
-    std::fprintf(stderr, "runs and every must be positive, share within (0, 1)\n");
-    return 2;
-  }
+  CLI::App app{"the error-rate comparison's sequential test on seeded simulations"};
+  app.add_option("--runs", runs, "simulations per scenario")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  app.add_option("--share", share, "the candidate's share of the requests, within (0, 1)")
+      ->check(CLI::Range(0.001, 0.999))
+      ->capture_default_str();
+  app.add_option("--every", every, "requests between evaluations")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   std::printf(
       "Error-rate comparison (sequential test), %d seeded runs per row; candidate share %.0f%%, "
       "tested every %d requests;\nalpha 1%%, beta 5%%, tolerance 2, floor 0.5%%. Medians in "
