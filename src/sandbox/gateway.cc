@@ -10,8 +10,6 @@
 
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
@@ -25,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sandbox/pod_workloads.h"
+#include "sandbox/serve_factory.h"
 
 namespace sandbox {
 namespace {
@@ -142,28 +141,6 @@ struct Gateway::Impl {
 };
 
 namespace {
-
-class GatewayHandler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit GatewayHandler(Gateway::Impl& impl) : impl_(impl) {}
-  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-    impl_.Serve(request, response);
-  }
-
- private:
-  Gateway::Impl& impl_;
-};
-
-class GatewayHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit GatewayHandlerFactory(Gateway::Impl& impl) : impl_(impl) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new GatewayHandler(impl_);
-  }
-
- private:
-  Gateway::Impl& impl_;
-};
 
 void SendText(HTTPServerResponse& response, int code, const std::string& text) {
   response.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(code));
@@ -453,8 +430,8 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayOptions& options, M
     params->setKeepAliveTimeout(Poco::Timespan(60, 0));
     params->setServerName("istio-envoy");
     impl.pool = std::make_unique<Poco::ThreadPool>(2, options.threads + 2);
-    impl.http = std::make_unique<Poco::Net::HTTPServer>(new GatewayHandlerFactory(impl), *impl.pool,
-                                                        socket, params);
+    impl.http = std::make_unique<Poco::Net::HTTPServer>(new ServeFactory<Gateway::Impl>(impl),
+                                                        *impl.pool, socket, params);
     impl.http->start();
   } catch (const Poco::Exception& e) {
     return ApiError::Internal("cannot listen on --gateway " + options.listen + ": " +

@@ -5,8 +5,6 @@
 #include <sstream>
 
 #include <Poco/JSON/Object.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
@@ -17,6 +15,8 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/ThreadPool.h>
 #include <spdlog/spdlog.h>
+
+#include "sandbox/serve_factory.h"
 
 namespace sandbox {
 namespace {
@@ -76,32 +76,6 @@ struct WorkloadHost::Workload {
 
   void Serve(HTTPServerRequest& request, HTTPServerResponse& response);
 };
-
-namespace {
-
-class WorkloadHandler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit WorkloadHandler(WorkloadHost::Workload& w) : w_(w) {}
-  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-    w_.Serve(request, response);
-  }
-
- private:
-  WorkloadHost::Workload& w_;
-};
-
-class WorkloadHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit WorkloadHandlerFactory(WorkloadHost::Workload& w) : w_(w) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new WorkloadHandler(w_);
-  }
-
- private:
-  WorkloadHost::Workload& w_;
-};
-
-}  // namespace
 
 void WorkloadHost::Workload::Serve(HTTPServerRequest& request, HTTPServerResponse& response) {
   const auto start = std::chrono::steady_clock::now();
@@ -204,8 +178,8 @@ bool WorkloadHost::Run(const json::ObjectPtr& pod) {
     params->setThreadIdleTime(Poco::Timespan(10, 0));
     // Small stacks: a handler only formats a short answer.
     w->pool = std::make_unique<Poco::ThreadPool>(1, options_.threads + 1, 10, 256 * 1024);
-    w->http = std::make_unique<Poco::Net::HTTPServer>(new WorkloadHandlerFactory(*w), *w->pool,
-                                                      socket, params);
+    w->http = std::make_unique<Poco::Net::HTTPServer>(new ServeFactory<WorkloadHost::Workload>(*w),
+                                                      *w->pool, socket, params);
     w->http->start();
   } catch (const Poco::Exception& e) {
     spdlog::warn("pod {}: cannot start its workload: {}", uid, e.displayText());

@@ -9,8 +9,6 @@
 #include <thread>
 
 #include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
@@ -38,6 +36,7 @@
 #include "sandbox/pod_workloads.h"
 #include "sandbox/request_log.h"
 #include "sandbox/resource_registry.h"
+#include "sandbox/serve_factory.h"
 #include "sandbox/store.h"
 
 namespace sandbox {
@@ -135,32 +134,6 @@ struct Server::Impl {
   // Whether the request may proceed; when not, the 401 message to answer with.
   std::optional<std::string> Unauthenticated(HTTPServerRequest& request) const;
 };
-
-namespace {
-
-class RequestHandler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit RequestHandler(Server::Impl& impl) : impl_(impl) {}
-  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-    impl_.Serve(request, response);
-  }
-
- private:
-  Server::Impl& impl_;
-};
-
-class HandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit HandlerFactory(Server::Impl& impl) : impl_(impl) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new RequestHandler(impl_);
-  }
-
- private:
-  Server::Impl& impl_;
-};
-
-}  // namespace
 
 bool Server::Impl::HasClientCertificate(HTTPServerRequest& request) {
   auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
@@ -477,8 +450,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
     params->setKeepAliveTimeout(Poco::Timespan(60, 0));
     params->setServerName("canaryctl-sandbox");
     impl.pool = std::make_unique<Poco::ThreadPool>(2, options.threads + 2);
-    impl.http = std::make_unique<Poco::Net::HTTPServer>(new HandlerFactory(impl), *impl.pool,
-                                                        socket, params);
+    impl.http = std::make_unique<Poco::Net::HTTPServer>(new ServeFactory<Server::Impl>(impl),
+                                                        *impl.pool, socket, params);
     impl.http->start();
   } catch (const Poco::Exception& e) {
     impl.controllers->Stop();
