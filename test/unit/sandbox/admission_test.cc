@@ -9,6 +9,8 @@
 #include <set>
 #include <string>
 
+#include "json_object.h"
+
 namespace sandbox {
 namespace {
 
@@ -19,12 +21,6 @@ const ResourceRef kDaemonSets{"apps", "daemonsets"};
 const ResourceRef kJobs{"batch", "jobs"};
 const ResourceRef kNamespaces{"", "namespaces"};
 const ResourceRef kPods{"", "pods"};
-
-json::ObjectPtr Obj(const std::string& text) {
-  auto r = json::ParseObject(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? r.value() : json::ObjectPtr(new json::Object);
-}
 
 std::string S(const json::ObjectPtr& o, const std::string& path) {
   return json::GetString(o, path).value_or("<missing>");

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "json_object.h"
 #include "sandbox/admission.h"
 
 namespace sandbox {
@@ -38,12 +39,6 @@ const ResourceRef kPdbs{"policy", "poddisruptionbudgets"};
 
 constexpr milliseconds kReady{300};
 constexpr milliseconds kJob{500};
-
-json::ObjectPtr Obj(const std::string& text) {
-  auto r = json::ParseObject(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? r.value() : json::ObjectPtr(new json::Object);
-}
 
 std::string S(const json::ObjectPtr& o, const std::string& path) {
   return json::GetString(o, path).value_or("<missing>");

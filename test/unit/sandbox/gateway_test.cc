@@ -19,6 +19,7 @@
 #include <Poco/StreamCopier.h>
 
 #include "http_reply.h"
+#include "json_object.h"
 #include "sandbox/mesh.h"
 #include "sandbox/pod_workloads.h"
 #include "sandbox/store.h"
@@ -32,12 +33,6 @@ using Clock = std::chrono::steady_clock;
 const ResourceRef kPods{"", "pods"};
 const ResourceRef kServices{"", "services"};
 const ResourceRef kVirtualServices{"networking.istio.io", "virtualservices"};
-
-json::ObjectPtr Obj(const std::string& text) {
-  auto r = json::ParseObject(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? r.value() : json::ObjectPtr(new json::Object);
-}
 
 class GatewayTest : public testing::Test {
  protected:

@@ -6,14 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "json_object.h"
+
 namespace sandbox {
 namespace {
-
-json::ObjectPtr Obj(const std::string& text) {
-  auto r = json::ParseObject(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? r.value() : json::ObjectPtr(new json::Object);
-}
 
 std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 

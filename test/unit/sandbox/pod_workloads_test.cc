@@ -14,6 +14,7 @@
 #include <Poco/StreamCopier.h>
 
 #include "http_reply.h"
+#include "json_object.h"
 #include "sandbox/controllers.h"
 #include "sandbox/store.h"
 
@@ -25,12 +26,6 @@ using Clock = std::chrono::steady_clock;
 
 const ResourceRef kPods{"", "pods"};
 const ResourceRef kNamespaces{"", "namespaces"};
-
-json::ObjectPtr Obj(const std::string& text) {
-  auto r = json::ParseObject(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? r.value() : json::ObjectPtr(new json::Object);
-}
 
 json::ObjectPtr Pod(const std::string& uid, const std::string& env = "[]",
                     const std::string& version = "v1", const std::string& rv = "1") {

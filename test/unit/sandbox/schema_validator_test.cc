@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "json_object.h"
 #include "sandbox/yaml_json.h"
 
 namespace sandbox {
@@ -43,12 +44,6 @@ json::ObjectPtr VersionSchema(const std::string& version) {
     }
   }
   return nullptr;
-}
-
-json::ObjectPtr Obj(const std::string& text) {
-  auto r = json::ParseObject(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? r.value() : json::ObjectPtr(new json::Object);
 }
 
 std::string Dump(const ValidationResult& r) {

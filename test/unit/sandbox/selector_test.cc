@@ -2,14 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "json_object.h"
+
 namespace sandbox {
 namespace {
-
-json::ObjectPtr Obj(const std::string& text) {
-  auto r = json::ParseObject(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? r.value() : json::ObjectPtr();
-}
 
 LabelSelector MustParse(const std::string& text) {
   auto r = LabelSelector::Parse(text);

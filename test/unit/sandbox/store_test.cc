@@ -13,6 +13,8 @@
 #include <set>
 #include <thread>
 
+#include "json_object.h"
+
 namespace sandbox {
 namespace {
 
@@ -21,12 +23,6 @@ using std::chrono::milliseconds;
 
 const ResourceRef kSecrets{"", "secrets"};
 const ResourceRef kDeploys{"apps", "deployments"};
-
-json::ObjectPtr Obj(const std::string& text) {
-  auto r = json::ParseObject(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return r.value();
-}
 
 json::ObjectPtr Named(const std::string& name, const std::string& extra = "") {
   return Obj(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":")" + name + "\"}" +
