@@ -199,7 +199,7 @@ void Extends(Yaml& y, const Jobs& j) { y.Key("extends").Name("." + j.prefix + "c
 void Environment(Yaml& y, const Jobs& j, const char* action) {
   y.Key("environment").BeginMap().Key("name").Str(j.environment);
   y.Key("deployment_tier").Str(j.tier);
-  if (action != nullptr) y.Key("action").Str(action);
+  y.Key("action").Str(action);
   y.EndMap();
 }
 
@@ -222,7 +222,6 @@ void EmitHiddenJob(Yaml& y, const Jobs& j) {
   // Quoted in templates: an empty input must stay a string, not become null.
   if (!j.kube_context.empty()) y.Key("CANARYCTL_KUBE_CONTEXT").Name(j.kube_context);
   y.EndMap();
-  Environment(y, j, nullptr);
   // The kubeconfig context: the kube-context input, else KUBE_CONTEXT (Auto DevOps' variable,
   // wherever the user sets it), else the kubeconfig's current one. A job variable of its own,
   // because an empty job-level KUBE_CONTEXT would hide the user's global one.

@@ -10,9 +10,10 @@
 //     per step after 0% (any number of steps), promote, rollback (on_failure, in the rollback
 //     stage), abort.
 // Every job extends the hidden `.<prefix>canaryctl`, which carries the image, the stage,
-// `interruptible: false`, the resource group, the CANARYCTL_* variables, the environment and
-// the report artifacts. Environment actions: deploy `prepare`, test `verify`, the steps,
-// promote, rollback and abort `start` (they change what production serves).
+// `interruptible: false`, the resource group, the CANARYCTL_* variables and the report
+// artifacts. Each job names its whole environment (GitLab's schema wants a name in every
+// `environment:`), with its action: deploy `prepare`, test `verify`, the steps, promote,
+// rollback and abort `start` (they change what production serves).
 //
 // The YAML comes from YAML::Emitter only; a value is written plain only when GitLab's YAML 1.1
 // parser reads it back as the same string (so "0,100", "true" or "1e3" are quoted), otherwise

@@ -137,8 +137,8 @@ TEST(ChildPipeline, EnvironmentActions) {
     EXPECT_EQ(env["name"].as<std::string>(), "production") << job;
     EXPECT_EQ(env["deployment_tier"].as<std::string>(), "production") << job;
   }
-  // The hidden job records no action of its own.
-  EXPECT_FALSE(doc[".rollout-canaryctl"]["environment"]["action"]);
+  // The hidden job has no environment of its own: every job names its whole environment.
+  EXPECT_FALSE(doc[".rollout-canaryctl"]["environment"]);
 }
 
 TEST(ChildPipeline, EveryJobGetsTheResourceGroupAndIsNotInterruptible) {
@@ -264,7 +264,7 @@ TEST(ChildPipeline, HostileValuesComeBackUnchanged) {
   YAML::Node doc = YAML::Load(text.value());
   YAML::Node hidden = doc[".rollout-canaryctl"];
   EXPECT_EQ(hidden["image"]["name"].as<std::string>(), o.image);
-  EXPECT_EQ(hidden["environment"]["name"].as<std::string>(), o.environment);
+  EXPECT_EQ(doc["rollout-deploy"]["environment"]["name"].as<std::string>(), o.environment);
   EXPECT_EQ(hidden["variables"]["CANARYCTL_CONFIG"].as<std::string>(), config);
   EXPECT_EQ(hidden["resource_group"].as<std::string>(), "true");
   EXPECT_EQ(hidden["resource_group"].Tag(), "!") << "a plain true is a boolean to GitLab";
@@ -285,14 +285,14 @@ TEST(ChildPipeline, ScalarsGitLabWouldNotReadAsStringsAreQuoted) {
        {"yes", "Off", "null", "~", "1e3", "0x1F", "1:30", ".inf", "-1", "+.5", "<<", "="}) {
     PipelineOptions o = Options();
     o.environment = value;
-    YAML::Node env = Child({0, 100}, o)[".rollout-canaryctl"]["environment"]["name"];
+    YAML::Node env = Child({0, 100}, o)["rollout-deploy"]["environment"]["name"];
     EXPECT_EQ(env.as<std::string>(), value);
     EXPECT_EQ(env.Tag(), "!") << value;
   }
   // Ordinary names stay plain.
-  YAML::Node hidden = Child({0, 100})[".rollout-canaryctl"];
-  EXPECT_EQ(hidden["environment"]["name"].Tag(), "?");
-  EXPECT_EQ(hidden["stage"].Tag(), "?");
+  YAML::Node doc = Child({0, 100});
+  EXPECT_EQ(doc["rollout-deploy"]["environment"]["name"].Tag(), "?");
+  EXPECT_EQ(doc[".rollout-canaryctl"]["stage"].Tag(), "?");
 }
 
 TEST(ChildPipeline, InvalidStepsAreRefused) {

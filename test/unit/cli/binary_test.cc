@@ -420,8 +420,9 @@ stable: {namespace: prod}
   EXPECT_EQ(hidden["variables"]["CANARYCTL_STRATEGY"].as<std::string>(), "blue-green");
   EXPECT_EQ(hidden["variables"]["CANARYCTL_TRAFFIC_STEPS"].as<std::string>(), "0,100");
   EXPECT_EQ(hidden["image"]["name"].as<std::string>(), "img:1");
-  EXPECT_EQ(hidden["environment"]["name"].as<std::string>(), "review/$CI_COMMIT_REF_SLUG");
-  EXPECT_EQ(hidden["environment"]["deployment_tier"].as<std::string>(), "staging");
+  EXPECT_EQ(doc["web:deploy"]["environment"]["name"].as<std::string>(),
+            "review/$CI_COMMIT_REF_SLUG");
+  EXPECT_EQ(doc["web:deploy"]["environment"]["deployment_tier"].as<std::string>(), "staging");
   EXPECT_EQ(hidden["resource_group"].as<std::string>(), "g");
   EXPECT_EQ(doc["stages"].size(), 1u);
   EXPECT_EQ(doc["web:promote"]["when"].as<std::string>(), "on_success");
