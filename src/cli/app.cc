@@ -221,6 +221,22 @@ bool WriteCommandReports(const CliOptions& o, const config::RolloutSpec& spec,
   return true;
 }
 
+// Whether the command changes releases with helm: then a broken helm must stop it before it
+// changes anything, so the driver checks helm at once. test and shift run helm only in an
+// automatic rollback that touches the candidate's release; status and plan only read.
+bool WillRunHelm(CommandId command, const config::RolloutSpec& spec) {
+  switch (command) {
+    case CommandId::kTest:
+    case CommandId::kShift:
+      return spec.rollback.candidate != config::CandidateAfterRollback::kKeep;
+    case CommandId::kStatus:
+    case CommandId::kPlan:
+      return false;
+    default:
+      return true;
+  }
+}
+
 // Steps 4 to 7 of app.h, with logging set up.
 int RunEngineCommand(const CliOptions& o, const config::RolloutSpec& spec,
                      const config::Environment& env, ci::Redactor& redactor, std::ostream& out,
@@ -271,14 +287,17 @@ int RunEngineCommand(const CliOptions& o, const config::RolloutSpec& spec,
   helm_options.on_output = [&sections, &redactor](const helm::HelmOutput& output) {
     PrintHelmOutput(sections, redactor, output);
   };
+  helm_options.detect_version_now = WillRunHelm(o.command, spec);
   auto driver = helm::HelmDriver::Create(std::move(helm_options));
   if (!driver.ok()) return fail(driver.error());
 
+  const auto helm_version = driver.value()->DetectedVersion();
   spdlog::info(
-      "canaryctl {} {}: app {} ({}), cluster {}{}, {} {}{}", CANARYCTL_VERSION, label, spec.app,
+      "canaryctl {} {}: app {} ({}), cluster {}{}, {}{}{}", CANARYCTL_VERSION, label, spec.app,
       config::StrategyName(spec.strategy), kubeconfig.value().cluster.server,
       kubeconfig.value().context.empty() ? "" : " (context " + kubeconfig.value().context + ")",
-      driver.value()->binary(), driver.value()->version().text, o.dry_run ? ", dry run" : "");
+      driver.value()->binary(), helm_version ? " " + helm_version->text : "",
+      o.dry_run ? ", dry run" : "");
 
   engine::RolloutDeps deps;
   deps.make_router = [&kube_client](const traffic::RouterConfig& config) {

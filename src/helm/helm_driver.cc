@@ -23,28 +23,43 @@ std::optional<std::string> Env(const char* name) {
 Result<std::unique_ptr<HelmDriver>> HelmDriver::Create(DriverOptions options) {
   auto binary = ResolveHelmBinary(options.helm_path, Env("HELM_BIN"), Env("PATH"));
   if (!binary.ok()) return binary.error();
+  const bool now = options.detect_version_now;
+  std::unique_ptr<HelmDriver> driver(new HelmDriver(std::move(options), binary.value()));
+  if (now) {
+    auto version = driver->Version();
+    if (!version.ok()) return version.error();
+  }
+  return driver;
+}
+
+HelmDriver::HelmDriver(DriverOptions options, std::string binary)
+    : options_(std::move(options)), binary_(std::move(binary)) {}
+
+Result<HelmVersion> HelmDriver::Version() {
+  std::lock_guard<std::mutex> lock(version_mutex_);
+  if (version_) return *version_;
   ProcessOptions popts;
-  popts.env = options.env;
-  popts.deadline = options.query_deadline;
+  popts.env = options_.env;
+  popts.deadline = options_.query_deadline;
   std::vector<std::string> args = {"version", "--template", "{{.Version}}"};
-  auto run = RunProcess(binary.value(), args, popts);
+  auto run = RunProcess(binary_, args, popts);
   if (!run.ok()) return run.error();
   if (run.value().exit_code != 0 || run.value().timed_out) {
-    return ClusterError("'" + DisplayCommand(binary.value(), args, {}) + "' failed (exit " +
+    return ClusterError("'" + DisplayCommand(binary_, args, {}) + "' failed (exit " +
                         std::to_string(run.value().exit_code) +
                         (run.value().timed_out ? ", killed at its deadline" : "") +
                         "): " + TailLines(run.value().err, kErrorTailLines));
   }
   auto version = ParseHelmVersion(run.value().out);
-  if (!version.ok()) {
-    return Error{version.error().kind, binary.value() + ": " + version.error().message};
-  }
-  return std::unique_ptr<HelmDriver>(
-      new HelmDriver(std::move(options), binary.value(), version.value()));
+  if (!version.ok()) return Error{version.error().kind, binary_ + ": " + version.error().message};
+  version_ = version.value();
+  return *version_;
 }
 
-HelmDriver::HelmDriver(DriverOptions options, std::string binary, HelmVersion version)
-    : options_(std::move(options)), binary_(std::move(binary)), version_(std::move(version)) {}
+std::optional<HelmVersion> HelmDriver::DetectedVersion() const {
+  std::lock_guard<std::mutex> lock(version_mutex_);
+  return version_;
+}
 
 std::chrono::milliseconds HelmDriver::Deadline(std::chrono::seconds helm_timeout) const {
   std::chrono::milliseconds d = helm_timeout + options_.grace;
@@ -92,7 +107,9 @@ Result<ProcessOutput> HelmDriver::Run(const std::string& verb, const std::vector
 }
 
 Result<std::vector<std::string>> HelmDriver::PlanUpgradeInstall(const UpgradeRequest& request) {
-  auto args = UpgradeArgs(version_, options_.connection, request);
+  auto version = Version();
+  if (!version.ok()) return version.error();
+  auto args = UpgradeArgs(version.value(), options_.connection, request);
   if (!args.ok()) return args.error();
   std::vector<std::string> argv = {binary_};
   argv.insert(argv.end(), args.value().begin(), args.value().end());
@@ -100,7 +117,9 @@ Result<std::vector<std::string>> HelmDriver::PlanUpgradeInstall(const UpgradeReq
 }
 
 Result<ReleaseStatus> HelmDriver::UpgradeInstall(const UpgradeRequest& request) {
-  auto args = UpgradeArgs(version_, options_.connection, request);
+  auto version = Version();
+  if (!version.ok()) return version.error();
+  auto args = UpgradeArgs(version.value(), options_.connection, request);
   if (!args.ok()) return args.error();
   Redaction redaction;
   redaction.keys = request.secrets;
@@ -161,7 +180,9 @@ Result<std::vector<Revision>> HelmDriver::History(const ReleaseRef& release) {
 }
 
 Result<Done> HelmDriver::Rollback(const ReleaseRef& release, const RollbackOptions& options) {
-  auto args = RollbackArgs(version_, options_.connection, release, options);
+  auto version = Version();
+  if (!version.ok()) return version.error();
+  auto args = RollbackArgs(version.value(), options_.connection, release, options);
   if (!args.ok()) return args.error();
   auto run = Run("rollback", args.value(), Deadline(options.timeout), {}, true);
   if (!run.ok()) return run.error();
@@ -169,7 +190,9 @@ Result<Done> HelmDriver::Rollback(const ReleaseRef& release, const RollbackOptio
 }
 
 Result<Done> HelmDriver::Uninstall(const ReleaseRef& release, const UninstallOptions& options) {
-  auto args = UninstallArgs(version_, options_.connection, release, options);
+  auto version = Version();
+  if (!version.ok()) return version.error();
+  auto args = UninstallArgs(version.value(), options_.connection, release, options);
   if (!args.ok()) return args.error();
   bool not_found = false;
   auto run = Run("uninstall", args.value(), Deadline(options.timeout), {}, true, &not_found);

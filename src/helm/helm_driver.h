@@ -14,14 +14,19 @@
 // to the last deployed revision, or uninstall when none was ever deployed. The error of a
 // blocked upgrade says so.
 //
-// Thread safety: the driver keeps no mutable state after Create; calls may run concurrently if
-// on_output tolerates it.
+// Version: `helm version` costs a helm start (~80 ms), so it runs when first needed (the commands
+// whose arguments differ between helm 3 and 4) unless DriverOptions::detect_version_now asks
+// for it in Create: a command that will run helm checks it there, before it changes anything.
+//
+// Thread safety: calls may run concurrently if on_output tolerates it (the version is detected
+// once, under a mutex).
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,16 +61,21 @@ struct DriverOptions {
   // CI job's remaining time, so that we, not GitLab, stop helm and can report it).
   std::optional<std::chrono::milliseconds> max_run_time;
   std::function<void(const HelmOutput&)> on_output;
+  // Run `helm version` in Create (a broken helm fails there) rather than at first need.
+  bool detect_version_now = true;
 };
 
 class HelmDriver : public Deployer {
  public:
-  // Resolves the binary and detects its major version (`helm version`), once. kConfig when no
-  // binary is found, kCluster when it does not run or is not helm 3 or 4.
+  // Resolves the binary and, with detect_version_now, detects its major version. kConfig when
+  // no binary is found, kCluster when it does not run or is not helm 3 or 4.
   static Result<std::unique_ptr<HelmDriver>> Create(DriverOptions options);
 
   const std::string& binary() const { return binary_; }
-  const HelmVersion& version() const { return version_; }
+  // The version, detected now if it was not yet (the errors of Create).
+  Result<HelmVersion> Version();
+  // The version if it was detected, without running helm.
+  std::optional<HelmVersion> DetectedVersion() const;
 
   Result<ReleaseStatus> UpgradeInstall(const UpgradeRequest& request) override;
   Result<std::optional<ReleaseStatus>> Status(const ReleaseRef& release) override;
@@ -78,7 +88,7 @@ class HelmDriver : public Deployer {
   Result<std::vector<std::string>> PlanUpgradeInstall(const UpgradeRequest& request) override;
 
  private:
-  HelmDriver(DriverOptions options, std::string binary, HelmVersion version);
+  HelmDriver(DriverOptions options, std::string binary);
 
   // Secrets to scrub from what helm prints.
   struct Redaction {
@@ -95,7 +105,8 @@ class HelmDriver : public Deployer {
 
   DriverOptions options_;
   std::string binary_;
-  HelmVersion version_;
+  mutable std::mutex version_mutex_;
+  std::optional<HelmVersion> version_;  // guarded by version_mutex_
 };
 
 }  // namespace canaryctl::helm

@@ -1,6 +1,7 @@
 // Writes a report file so a reader (GitLab's artifact upload, a later job) sees either the
-// old file or the complete new one, never a half-written one: temp file in the same
-// directory, fsync, rename. The directory is created when missing.
+// old file or the complete new one, never a half-written one, even when canaryctl is killed:
+// temp file in the same directory, then rename. Not fsynced: it survives a killed process, not
+// a crashed machine, which loses the CI job anyway. The directory is created when missing.
 #pragma once
 
 #include <string>

@@ -62,7 +62,8 @@ class HelmDriverTest : public SandboxTest {
     if (HasFatalFailure()) return;
     driver_ = MakeDriver(*clients_, sandbox_, &outputs_);
     ASSERT_TRUE(driver_);
-    ASSERT_EQ(driver_->version().major, GetParam().helm_major);
+    ASSERT_TRUE(driver_->DetectedVersion());
+    ASSERT_EQ(driver_->DetectedVersion()->major, GetParam().helm_major);
   }
 
   std::string Image(const std::string& ns) {

@@ -107,7 +107,8 @@ class DriverTest : public testing::Test {
 TEST_F(DriverTest, DetectsTheVersionOnce) {
   auto driver = Driver();
   ASSERT_TRUE(driver);
-  EXPECT_EQ(driver->version().major, 4);
+  ASSERT_TRUE(driver->DetectedVersion());
+  EXPECT_EQ(driver->DetectedVersion()->major, 4);
   EXPECT_EQ(driver->binary(), (dir_ / "helm").string());
   auto plan = driver->PlanUpgradeInstall(Request());
   ASSERT_TRUE(plan.ok());
@@ -115,6 +116,39 @@ TEST_F(DriverTest, DetectsTheVersionOnce) {
   EXPECT_NE(std::find(plan.value().begin(), plan.value().end(), "--wait=watcher"),
             plan.value().end());
   EXPECT_EQ(Calls(), std::vector<std::string>{"version --template {{.Version}}"});
+}
+
+// Without detect_version_now, Create runs nothing; helm's version is asked for when arguments
+// depend on it, once, and reads (status, history) never need it.
+TEST_F(DriverTest, LazyDriverDetectsTheVersionAtFirstNeed) {
+  DriverOptions options;
+  options.detect_version_now = false;
+  auto driver = Driver(options);
+  ASSERT_TRUE(driver);
+  EXPECT_TRUE(Calls().empty());
+  EXPECT_FALSE(driver->DetectedVersion());
+  ASSERT_TRUE(driver->Status({"demoapp", "stage"}).ok());
+  for (const std::string& call : Calls()) EXPECT_FALSE(call.starts_with("version")) << call;
+  ASSERT_TRUE(driver->PlanUpgradeInstall(Request()).ok());
+  ASSERT_TRUE(driver->PlanUpgradeInstall(Request()).ok());
+  const auto calls = Calls();
+  EXPECT_EQ(std::count(calls.begin(), calls.end(), "version --template {{.Version}}"), 1);
+  ASSERT_TRUE(driver->DetectedVersion());
+  EXPECT_EQ(driver->DetectedVersion()->major, 4);
+}
+
+TEST_F(DriverTest, LazyDriverReportsABrokenHelmWhenFirstNeeded) {
+  Write("version", "v2.17.0");
+  DriverOptions options;
+  options.helm_path = (dir_ / "helm").string();
+  options.env["FAKE_DIR"] = dir_.string();
+  options.detect_version_now = false;
+  auto driver = HelmDriver::Create(options);
+  ASSERT_TRUE(driver.ok());
+  auto upgrade = driver.value()->UpgradeInstall(Request());
+  ASSERT_FALSE(upgrade.ok());
+  EXPECT_EQ(upgrade.error().kind, ErrorKind::kCluster);
+  EXPECT_NE(upgrade.error().message.find("v2.17.0 is not supported"), std::string::npos);
 }
 
 TEST_F(DriverTest, UnsupportedVersionFailsCreate) {
