@@ -73,8 +73,9 @@ spec:
 )";
 
 struct Options {
-  int runs = 30;       // rows 1 and 4
-  int rollbacks = 40;  // row 2
+  int runs = 30;                          // rows 1 and 4
+  int rollbacks = 40;                     // row 2
+  std::string canaryctl = CANARYCTL_BIN;  // the binary measured (e.g. another build's)
 };
 
 // Nearest-rank percentile.
@@ -173,6 +174,9 @@ int main(int argc, char** argv) {
   app.add_option("--rollbacks", o.rollbacks, "failing shifts for the rollback latency")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  app.add_option("--canaryctl", o.canaryctl, "the canaryctl binary to measure")
+      ->check(CLI::ExistingFile)
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const ToolSet& tools = ToolSets().back();
@@ -242,7 +246,7 @@ int main(int argc, char** argv) {
   auto canaryctl = [&](const std::string& cfg, std::vector<std::string> args) {
     std::vector<std::string> full = {"--config", cfg, "--kubeconfig", sandbox.kubeconfig()};
     full.insert(full.end(), args.begin(), args.end());
-    return TimeIt([&] { return RunProcess(CANARYCTL_BIN, full, run_options); });
+    return TimeIt([&] { return RunProcess(o.canaryctl, full, run_options); });
   };
   auto rollout_json = [&] {
     return canaryctl::integration::ParseJson(
@@ -342,7 +346,7 @@ int main(int argc, char** argv) {
   std::vector<double> version_ms, plan_ms, plan_helm_ms;
   std::string plan_helm_verbs;
   for (int i = -2; i < o.runs; ++i) {
-    Timed v = TimeIt([&] { return RunProcess(CANARYCTL_BIN, {"version"}, run_options); });
+    Timed v = TimeIt([&] { return RunProcess(o.canaryctl, {"version"}, run_options); });
     if (!Check(v.result)) return 1;
     helm_log.Take();
     Timed p = canaryctl(bare_config, {"plan"});
