@@ -34,6 +34,16 @@ Status ValidateHttpCheckSpec(const HttpCheckSpec& spec) {
   if (spec.timeout.count() <= 0) return ConfigError(where + "the timeout must be positive");
   if (spec.retries < 0) return ConfigError(where + "retries must be 0 or more");
   if (spec.requests < 1) return ConfigError(where + "requests must be 1 or more");
+  // Poco writes header lines as given: a CR or LF in a value would end the header and start
+  // another (header injection). The configuration refuses these already; this guards any other
+  // caller. The value is not shown: headers carry tokens.
+  for (const auto& [name, value] : spec.headers) {
+    const bool bad_name = name.empty() || name.find_first_of(" :\t\r\n") != std::string::npos;
+    if (bad_name || value.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
+      return ConfigError(where + "header \"" + (bad_name ? "(invalid name)" : name) +
+                         "\": a header name or value may not contain a line break");
+    }
+  }
   if (spec.body_matches) {
     try {
       std::regex(*spec.body_matches, std::regex::ECMAScript);

@@ -125,6 +125,8 @@ class CheckFactory {
   // before anything runs.
   static Result<CheckFactory> Create(const config::RolloutSpec& spec,
                                      const config::Environment& env) {
+    // What the loader missed must stop the command here, not fail as a check after changes.
+    if (auto valid = checks::ValidateChecks(spec); !valid.ok()) return valid.error();
     std::vector<std::optional<checks::HttpProxy>> proxies;
     for (const config::CheckSpec& check : spec.checks) {
       proxies.emplace_back();

@@ -43,10 +43,38 @@ void Diagnostics::Error(const std::string& path, const std::string& message) {
   ErrorAt(LocationOf(path), path, message);
 }
 
+namespace {
+
+// A key path with its control bytes escaped as Go does (\n, \xNN): a key is user text, and a
+// newline in it must not let the message forge a line of its own.
+std::string Printable(const std::string& path) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char ch : path) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7f) {
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void Diagnostics::ErrorAt(const Location& where, const std::string& path,
                           const std::string& message) {
   std::string text = where.text + ": ";
-  if (!path.empty()) text += path + ": ";
+  if (!path.empty()) text += Printable(path) + ": ";
   text += message;
   // The same problem can be reached twice (e.g. an alias used in two places): say it once.
   for (const Entry& e : errors_) {

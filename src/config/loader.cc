@@ -6,12 +6,14 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
 
+#include "common/quote.h"
 #include "config/diagnostics.h"
 #include "config/expand.h"
 #include "config/yaml_reader.h"
@@ -25,7 +27,59 @@ std::string Index(const std::string& path, size_t i) {
   return path + "[" + std::to_string(i) + "]";
 }
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+// A value as messages show it: Go-quoted, so a newline or a control byte in it cannot start a
+// line of its own in the log, and cut short when long, so a 100 KiB value is not printed whole.
+std::string Quote(const std::string& s) {
+  constexpr size_t kShown = 200;
+  if (s.size() <= kShown) return GoQuote(s);
+  size_t cut = kShown;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // UTF-8 start
+  return GoQuote(s.substr(0, cut)) + "... (" + std::to_string(s.size()) + " bytes)";
+}
+
+// Whether text is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool ValidUtf8(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > text.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+bool HasControl(const std::string& text, bool allow_tab) {
+  return std::any_of(text.begin(), text.end(), [allow_tab](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return (c < 0x20 && !(allow_tab && c == '\t')) || c == 0x7f;
+  });
+}
 
 std::string Number(double d) {
   std::ostringstream out;
@@ -405,6 +459,7 @@ class Validator {
     for (size_t i = 0; i < s_.helm.values.size(); ++i) {
       if (s_.helm.values[i].empty()) Err(Index("helm.values", i), "expected a file name, got \"\"");
     }
+    HelmSet();
     Releases();
     Traffic();
     Checks();
@@ -494,6 +549,46 @@ class Validator {
       }
     } catch (const Poco::Exception& e) {
       Err(path, Quote(url) + " is not a valid URL (" + e.displayText() + ")");
+    }
+  }
+
+  // Each helm.set entry goes to helm as one `--set-literal KEY=VALUE` argument: the key must be
+  // one helm reads as a path (no '=' or ',', which it would split at; no leading '-', a flag),
+  // and the value must arrive as written. Values are never echoed: they may be secrets.
+  void HelmSet() {
+    for (const auto& [key, value] : s_.helm.set) {
+      const std::string path = ChildPath("helm.set", key);
+      if (!Usable(path)) continue;
+      if (key.empty() || key.front() == '-' || key.find_first_of("=, ") != std::string::npos ||
+          HasControl(key, false)) {
+        Err(path, Quote(key) +
+                      " is not a helm value path (no '=', ',', spaces or control characters, "
+                      "not starting with '-'; e.g. deployment.tag)");
+      } else if (value.find('\0') != std::string::npos) {
+        Err(path, "the value contains a NUL byte, which no program argument can carry");
+      } else if (!ValidUtf8(value)) {
+        Err(path,
+            "the value is not valid UTF-8; helm keeps values as JSON text, which would replace "
+            "those bytes (encode binary data, e.g. in base64)");
+      }
+    }
+  }
+
+  // Header names are RFC 9110 tokens; a value may not hold CR, LF or another control byte
+  // (tab aside): a line break would end the header and start another one of the value's
+  // choosing. Values are never echoed: they often carry tokens.
+  void Headers(const std::string& path, const std::map<std::string, std::string>& headers) {
+    static const std::regex kToken("[-!#$%&'*+.^_`|~0-9A-Za-z]+");
+    for (const auto& [name, value] : headers) {
+      const std::string child = ChildPath(path, name);
+      if (!Usable(child)) continue;
+      if (!std::regex_match(name, kToken)) {
+        Err(child, Quote(name) + " is not an HTTP header name");
+      } else if (HasControl(value, true)) {
+        Err(child,
+            "the value contains a line break or another control character, which would end "
+            "the header (and could add others)");
+      }
     }
   }
 
@@ -632,6 +727,7 @@ class Validator {
           Err(ChildPath(h, "url"), "missing; expected the URL to request");
         Url(ChildPath(h, "url"), c.http->url);
         Method(ChildPath(h, "method"), c.http->method);
+        Headers(ChildPath(h, "headers"), c.http->headers);
         const int status = c.http->expect.status;
         if (Usable(ChildPath(h, "expect.status")) && (status < 100 || status > 599)) {
           Err(ChildPath(h, "expect.status"),
@@ -774,6 +870,7 @@ class Validator {
     Require("load.url", "the URL to send requests to");
     Url("load.url", l.url);
     Method("load.method", l.method);
+    Headers("load.headers", l.headers);
     if (Usable("load.rate") && !(l.rate > 0)) {
       Err("load.rate", "expected requests per second greater than 0, got " + Number(l.rate));
     }

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/quote.h"
 #include "config/expand.h"
 
 namespace canaryctl::config {
@@ -23,7 +24,8 @@ const char* KindName(const YAML::Node& node) {
   }
 }
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+// Go-quoted: a control byte in a value cannot break the message's line.
+std::string Quote(const std::string& s) { return GoQuote(s); }
 
 size_t EditDistance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -118,7 +119,8 @@ class Rollout::Job {
 
   Outcome Execute();
   Outcome Preview();  // `plan`
-  Result<StatusView> View();
+  // The releases' helm status too when with_releases (two helm runs: ~160 ms).
+  Result<StatusView> View(bool with_releases = true);
 
   // What a deploy would install now: chart, digest and commit (cached).
   Release CandidateIdentity();
@@ -136,6 +138,8 @@ class Rollout::Job {
   canaryctl::Status Read();
   Weights RouteWeights() const { return {snap_.traffic.stable, snap_.traffic.candidate}; }
   enum class Wrote { kOk, kConflict };
+  // Sleeps before the attempt-th retry after a 409 (jittered, growing).
+  void ConflictPause(int attempt);
   // One guarded write of the route's weights, the state and the lock (nullopt: release it).
   Result<Wrote> WriteOnce(const RolloutState& state, Weights w, const std::optional<Lock>& lock,
                           bool remove_test_route, traffic::Router* router = nullptr);
@@ -284,6 +288,7 @@ Status Rollout::Job::WriteHolding(const RolloutState& state, Weights w, bool rel
     if (!wrote.ok()) return wrote.error();
     if (wrote.value() == Wrote::kOk) return Done{};
     spdlog::info("{}: the VirtualService changed meanwhile (409); re-reading", Label());
+    ConflictPause(attempt);
     const Slot live = snap_.live;
     if (auto read = Read(); !read.ok()) return read.error();
     if (!snap_.lock || !SamePipeline(*snap_.lock, claim_)) {
@@ -420,6 +425,12 @@ Status Rollout::Job::PromoteWork() {
   const auto& stable = StableSpec();
   auto recovered = helm.RecoverPending(Ref(stable), {true, UpgradeFor(stable).timeout});
   if (!recovered.ok()) return recovered.error();
+  if (recovered.value().action != helm::Recovery::Action::kNothing) {
+    // A helm killed mid-upgrade of stable (an earlier promote job): say what was undone.
+    spdlog::warn("promote: release {} was left {} (revision {}); recovered it first",
+                 ReleaseName(stable), recovered.value().pending_status,
+                 recovered.value().pending_revision);
+  }
   if (Interrupted()) return Error{ErrorKind::kInterrupted, "interrupted before helm ran"};
   spdlog::info("promote: helm upgrade {} to the candidate's chart and values", ReleaseName(stable));
   auto upgraded = [&] {
@@ -443,6 +454,11 @@ Status Rollout::Job::RollbackWork() {
     const auto& stable = StableSpec();
     auto recovered = helm.RecoverPending(Ref(stable), {true, timeout});
     if (!recovered.ok()) return recovered.error();
+    if (recovered.value().action != helm::Recovery::Action::kNothing) {
+      spdlog::warn("rollback: release {} was left {} (revision {}); recovered it first",
+                   ReleaseName(stable), recovered.value().pending_status,
+                   recovered.value().pending_revision);
+    }
     const int to = state_.stable.revision;
     auto st = helm.Status(Ref(stable));
     if (!st.ok()) return st.error();
@@ -659,6 +675,21 @@ void Rollout::Job::AwaitLoad(const load::LoadGenerator& gen,
     } else {
       std::this_thread::sleep_for(slice);
     }
+  }
+}
+
+void Rollout::Job::ConflictPause(int attempt) {
+  // Retrying at once against a writer that keeps writing loses every round; a growing pause
+  // with jitter lets one of us through. A rollback waits least: its latency is the point.
+  const int cap_ms = cmd_.kind == CommandKind::kRollback ? 50 : 1000;
+  const int base_ms = std::min(cap_ms, 10 << std::min(attempt, 6));
+  static thread_local std::minstd_rand jitter{std::random_device{}()};
+  const auto pause = std::chrono::milliseconds(
+      std::uniform_int_distribution<int>(base_ms / 2, base_ms + base_ms / 2)(jitter));
+  if (r_.deps_.sleep) {
+    r_.deps_.sleep(pause);
+  } else {
+    std::this_thread::sleep_for(pause);
   }
 }
 
@@ -895,6 +926,16 @@ Outcome Rollout::Job::Execute() {
   const bool is_rollback = cmd_.kind == CommandKind::kRollback;
   bool prepared = false;
   LockDecision ld;
+  // Nothing is changed until the first write succeeds, so a read or that write failing in a way
+  // the client does not retry (a 409 on a GET from a proxy, retries exhausted) is worth one more
+  // round: for a rollback it is the difference between restoring traffic and exit 5.
+  int transient_failures = 0;
+  auto try_again = [&](const Error& e, const char* what) {
+    if (e.kind != ErrorKind::kCluster || transient_failures >= 1) return false;
+    ++transient_failures;
+    spdlog::warn("{}: {} failed ({}); reading the route again", Label(), what, e.message);
+    return true;
+  };
   for (int attempt = 0;; ++attempt) {
     if (attempt > r_.options_.max_conflicts + 1) {
       return Finish(
@@ -903,12 +944,14 @@ Outcome Rollout::Job::Execute() {
           report::Outcome::kFailed);
     }
     if (auto read = Read(); !read.ok()) {
-      return Finish(is_rollback
-                        ? Error{ErrorKind::kRollbackFailed,
-                                "rollback could not read the route: " + read.error().message +
-                                    "; traffic may still reach the candidate"}
-                        : read.error(),
-                    report::Outcome::kFailed);
+      if (try_again(read.error(), "reading the route")) continue;
+      if (is_rollback) {
+        return Finish(Error{ErrorKind::kRollbackFailed,
+                            "rollback could not read the route: " + read.error().message +
+                                "; traffic may still reach the candidate"},
+                      report::Outcome::kRollbackFailed);
+      }
+      return Finish(read.error(), report::Outcome::kFailed);
     }
     ld = DecideNow();
     if (decision_.verdict == Verdict::kRefuse) {
@@ -965,6 +1008,7 @@ Outcome Rollout::Job::Execute() {
     }
     auto wrote = WriteOnce(begin, w, lock_, is_rollback);
     if (!wrote.ok()) {
+      if (try_again(wrote.error(), "the first write")) continue;
       if (is_rollback) {
         return Finish(Error{ErrorKind::kRollbackFailed,
                             "rollback could not set " + FormatWeights(kAllStable) + ": " +
@@ -979,6 +1023,7 @@ Outcome Rollout::Job::Execute() {
     }
     spdlog::info("{}: the VirtualService changed meanwhile (409); re-reading and deciding again",
                  Label());
+    ConflictPause(attempt);
   }
 
   // The work. Converge-only commands re-verify: checks run again, nothing is written unless
@@ -1084,7 +1129,7 @@ Outcome Rollout::Job::Preview() {
   return Finish(std::nullopt, report::Outcome::kSucceeded);
 }
 
-Result<StatusView> Rollout::Job::View() {
+Result<StatusView> Rollout::Job::View(bool with_releases) {
   if (auto read = Read(); !read.ok()) return read.error();
   StatusView v;
   v.app = spec_.app;
@@ -1099,7 +1144,7 @@ Result<StatusView> Rollout::Job::View() {
   v.lock_expired = snap_.lock && Now() >= snap_.lock->expires;
   v.stable_release = ReleaseName(StableSpec());
   v.candidate_release = ReleaseName(CandidateSpec());
-  if (r_.deps_.deployer) {
+  if (r_.deps_.deployer && with_releases) {
     auto st = r_.deps_.deployer->Status(Ref(StableSpec()));
     if (!st.ok()) return st.error();
     v.stable = st.value();
@@ -1220,7 +1265,8 @@ Outcome Rollout::Run() {
 Result<Command> Rollout::NextCommand(bool* finished) {
   *finished = false;
   Job probe(*this, Cmd(CommandKind::kDeploy));
-  auto view = probe.View();
+  // The next command follows from the state annotation alone.
+  auto view = probe.View(/*with_releases=*/false);
   if (!view.ok()) return view.error();
   const auto& s = view.value().state;
   const Phase phase = s ? s->phase : Phase::kIdle;

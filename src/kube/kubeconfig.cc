@@ -30,12 +30,21 @@ struct Merged {
 };
 
 std::optional<std::string> ReadWholeFile(const std::string& path) {
+  // A directory opens fine and reads as nothing; it would then be reported as "not PEM data".
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return std::nullopt;
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   std::ostringstream out;
   out << in.rdbuf();
   if (in.bad()) return std::nullopt;
   return out.str();
+}
+
+// Why a referenced file could not be read, for messages.
+std::string CannotRead(const std::string& path) {
+  std::error_code ec;
+  return "cannot read " + path + (fs::is_directory(path, ec) ? ": it is a directory" : "");
 }
 
 std::string At(const std::string& file, const std::string& key) { return file + ": " + key; }
@@ -60,8 +69,10 @@ Result<bool> Bool(const YAML::Node& node, const std::string& key, const std::str
   YAML::Node value = node[key];
   if (!value || value.IsNull()) return false;
   bool out = false;
-  if (!value.IsScalar() || !YAML::convert<bool>::decode(value, out)) {
-    return Bad(file, where + "." + key, "must be true or false");
+  if (!value.IsScalar()) return Bad(file, where + "." + key, "must be true or false");
+  if (!YAML::convert<bool>::decode(value, out)) {
+    // Booleans hold no secret, so the value is shown.
+    return Bad(file, where + "." + key, "must be true or false, got \"" + value.Scalar() + "\"");
   }
   return out;
 }
@@ -90,7 +101,7 @@ Result<std::string> Pem(const YAML::Node& node, const std::string& file_key,
     key = where + "." + file_key;
     const std::string resolved = Resolve(file, path.value());
     auto content = ReadWholeFile(resolved);
-    if (!content) return Bad(file, key, "cannot read " + resolved);
+    if (!content) return Bad(file, key, CannotRead(resolved));
     pem = std::move(*content);
   } else {
     return std::string();
@@ -106,7 +117,8 @@ Status AddFile(const std::string& file, Merged& merged) {
   } catch (const YAML::BadFile&) {
     return ConfigError(file + ": cannot read the kubeconfig");
   } catch (const YAML::Exception& e) {
-    return ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
+    return ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ":" +
+                       std::to_string(e.mark.column + 1) + ": not valid YAML: " + e.msg);
   }
   if (root.IsNull()) return Done{};  // an empty file, as kubectl allows
   if (!root.IsMap()) return ConfigError(file + ": a kubeconfig must be a YAML mapping");
@@ -251,7 +263,7 @@ Result<UserConfig> BuildUser(const Entry& entry) {
   if (user.token.empty() && !token_file.value().empty()) {
     const std::string path = Resolve(file, token_file.value());
     auto content = ReadWholeFile(path);
-    if (!content) return Bad(file, where + ".tokenFile", "cannot read " + path);
+    if (!content) return Bad(file, where + ".tokenFile", CannotRead(path));
     user.token = Poco::trim(*content);
     if (user.token.empty()) return Bad(file, where + ".tokenFile", path + " is empty");
   }

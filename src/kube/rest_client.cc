@@ -162,6 +162,9 @@ Result<std::unique_ptr<RestClient>> RestClient::Create(const KubeConfig& config,
   if (config.user.exec) {
     client->exec_ = std::make_unique<ExecCredentialProvider>(*config.user.exec, config.cluster,
                                                              client->options_.clock);
+    // A plugin that cannot give a credential is a configuration error, found before any command
+    // starts (and cached, so the first request does not run it again).
+    if (auto credential = client->exec_->Get(); !credential.ok()) return credential.error();
   }
   if (client->scheme_ == "https") {
     InitializeSslOnce();

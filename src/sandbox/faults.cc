@@ -64,13 +64,13 @@ Result<json::ObjectPtr> FaultInjector::AddJson(std::string_view body) {
 
 Result<json::ObjectPtr> FaultInjector::Add(const json::ObjectPtr& spec) {
   if (!spec) return ApiError::BadRequest("fault rule: the body must be a JSON object");
-  static const std::set<std::string> kKeys = {"method", "path",    "nth",  "count",
-                                              "status", "delayMs", "drop", "message"};
+  static const std::set<std::string> kKeys = {"method", "path",    "userAgent", "nth",    "count",
+                                              "status", "delayMs", "drop",      "message"};
   for (const auto& [key, value] : *spec) {
     if (!kKeys.count(key)) {
       return ApiError::BadRequest("fault rule: unknown field \"" + key +
-                                  "\" (known: method, path, nth, count, status, delayMs, "
-                                  "drop, message)");
+                                  "\" (known: method, path, userAgent, nth, count, status, "
+                                  "delayMs, drop, message)");
     }
   }
   Rule rule;
@@ -106,6 +106,15 @@ Result<json::ObjectPtr> FaultInjector::Add(const json::ObjectPtr& spec) {
                                   std::string(e.what()));
     }
   }
+  if (auto e = string_field("userAgent", rule.user_agent)) return *e;
+  if (!rule.user_agent.empty()) {
+    try {
+      rule.user_agent_re = std::regex(rule.user_agent, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return ApiError::BadRequest("fault rule: \"userAgent\" is not a valid ECMAScript regex: " +
+                                  std::string(e.what()));
+    }
+  }
   int64_t nth = 1, count = 1, status = 0, delay = 0;
   if (auto e = int_field("nth", 1, INT64_MAX, nth)) return *e;
   if (auto e = int_field("count", 0, INT64_MAX, count)) return *e;
@@ -137,6 +146,7 @@ json::ObjectPtr FaultInjector::ToJson(const Rule& rule) {
   out->set("id", rule.id);
   if (!rule.method.empty()) out->set("method", rule.method);
   if (!rule.path.empty()) out->set("path", rule.path);
+  if (!rule.user_agent.empty()) out->set("userAgent", rule.user_agent);
   out->set("nth", rule.nth);
   out->set("count", rule.count);
   if (rule.status != 0) out->set("status", rule.status);
@@ -168,13 +178,15 @@ bool FaultInjector::Remove(int64_t id) {
   return true;
 }
 
-std::optional<FaultAction> FaultInjector::Match(const std::string& method,
-                                                const std::string& path) {
+std::optional<FaultAction> FaultInjector::Match(const std::string& method, const std::string& path,
+                                                const std::string& user_agent) {
   std::lock_guard<std::mutex> lock(mu_);
   std::optional<FaultAction> action;
   for (Rule& rule : rules_) {
     if (!rule.method.empty() && rule.method != method) continue;
     if (!rule.path.empty() && !std::regex_match(path, rule.path_re)) continue;
+    // A search, not a whole match: "^canaryctl/" or "helm" are what a test means.
+    if (!rule.user_agent.empty() && !std::regex_search(user_agent, rule.user_agent_re)) continue;
     const uint64_t n = ++rule.matched;
     const bool in_window = n >= rule.nth && (rule.count == 0 || n - rule.nth < rule.count);
     if (!in_window || action) continue;

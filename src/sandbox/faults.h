@@ -1,6 +1,6 @@
-// Injected faults for reliability tests: rules (by method, path regex and n-th match) that make
-// API requests fail with a status, a delay, or a dropped connection. The HTTP admin API
-// (/sandbox/faults) is a thin layer over FaultInjector; see README.md.
+// Injected faults for reliability tests: rules (by method, path regex, user-agent regex and n-th
+// match) that make API requests fail with a status, a delay, or a dropped connection. The HTTP
+// admin API (/sandbox/faults) is a thin layer over FaultInjector; see README.md.
 #pragma once
 
 #include <atomic>
@@ -42,7 +42,10 @@ class FaultInjector {
   // Counts the request against every rule that matches it (method, whole path). The oldest
   // rule whose window [nth, nth+count) covers the request decides the action; a later rule
   // whose window also covers it does not fire for it (its window still moves on).
-  std::optional<FaultAction> Match(const std::string& method, const std::string& path);
+  // user_agent is matched only by rules that name one (so helm's and canaryctl's requests to
+  // the same path can be told apart).
+  std::optional<FaultAction> Match(const std::string& method, const std::string& path,
+                                   const std::string& user_agent = "");
 
   // The Kubernetes Status reason for an HTTP code: 500 InternalError, 409 Conflict,
   // 429 TooManyRequests, 503 ServiceUnavailable, 504 Timeout, ... ("Unknown" otherwise).
@@ -54,6 +57,8 @@ class FaultInjector {
     std::string method;  // "" = any
     std::string path;    // "" = any
     std::regex path_re;
+    std::string user_agent;  // "" = any
+    std::regex user_agent_re;
     uint64_t nth = 1;
     uint64_t count = 1;  // 0 = forever
     int status = 0;

@@ -20,6 +20,7 @@
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/NullStream.h>
 #include <Poco/NumberParser.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/ThreadPool.h>
@@ -215,7 +216,7 @@ void Server::Impl::Serve(HTTPServerRequest& request, HTTPServerResponse& respons
       SendError(response, MakeError(401, *refusal));
     } else if (entry.path == "/sandbox" || entry.path.rfind("/sandbox/", 0) == 0) {
       ServeAdmin(request, response, entry.path);
-    } else if (auto fault = faults.Match(entry.method, entry.path)) {
+    } else if (auto fault = faults.Match(entry.method, entry.path, entry.user_agent)) {
       spdlog::info("fault rule {} fires on {} {}", fault->rule_id, entry.method, entry.path);
       if (fault->delay_ms > 0) Delay(fault->delay_ms);
       if (fault->drop) {
@@ -223,6 +224,10 @@ void Server::Impl::Serve(HTTPServerRequest& request, HTTPServerResponse& respons
         Drop(request);
       }
       if (fault->status != 0) {
+        // Read the request body the answer refuses, as an API server does: left unread on a
+        // keep-alive connection, it would be parsed as the client's next request (its retry).
+        Poco::NullOutputStream discard;
+        Poco::StreamCopier::copyStream(request.stream(), discard);
         ApiError error = MakeError(
             fault->status, fault->message.empty()
                                ? "injected fault (rule " + std::to_string(fault->rule_id) + ")"

@@ -1,8 +1,11 @@
-// Durability: the sandbox is killed with SIGKILL in the middle of a burst of kubectl writes and
-// restarted on the same data folder; every acknowledged write must be there, resourceVersions
-// keep growing, and helm still sees (and can upgrade) its release.
+// Durability: the sandbox is killed with SIGKILL in the middle of bursts of writes (kubectl and
+// raw HTTP) and restarted on the same data folder, several times; every acknowledged write must
+// be there (the counts written, acknowledged and found are printed), resourceVersions keep
+// growing, and helm still sees (and can upgrade) its release.
 #include <atomic>
+#include <iostream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "sandbox_fixture.h"
@@ -55,6 +58,21 @@ class DurabilityTest : public SandboxTest {
   }
 };
 
+// What one kill round wrote and found again.
+struct Tally {
+  int written = 0;        // requests sent
+  int acknowledged = 0;   // answered with success
+  int found = 0;          // acknowledged, and there after the restart exactly as acknowledged
+  int unacked_found = 0;  // sent but not answered (in flight at the kill), there anyway: allowed
+  Tally& operator+=(const Tally& o) {
+    written += o.written;
+    acknowledged += o.acknowledged;
+    found += o.found;
+    unacked_found += o.unacked_found;
+    return *this;
+  }
+};
+
 TEST_P(DurabilityTest, KillNineMidBurstKeepsEveryAcknowledgedWrite) {
   InstallReleaseAndRoute();
   ASSERT_TRUE(Succeeded(Kubectl({"create", "namespace", "burst"})));
@@ -63,78 +81,156 @@ TEST_P(DurabilityTest, KillNineMidBurstKeepsEveryAcknowledgedWrite) {
   Var deploy_before = Get({"get", "deployment", "flaskapp", "-n", "prod"});
   Var svc_before = Get({"get", "service", "flaskapp", "-n", "prod"});
 
-  // Two writers: one creating ConfigMaps, one updating a counter. Each records what the server
-  // acknowledged; the kill lands while both are mid-request.
-  std::mutex mu;
-  std::map<std::string, Var> created;  // name -> the object the server answered with
+  // Several crashes, each in the middle of a burst of three writers: kubectl creating
+  // ConfigMaps, kubectl updating one counter, and a fast raw-HTTP writer creating ConfigMaps
+  // (hundreds of writes per burst, so that the kill lands in the middle of the write path).
+  // Each records what the server acknowledged; after each restart every acknowledged write must
+  // be there, exactly as acknowledged.
+  constexpr int kRounds = 3;
+  Tally total;
   int64_t counter_acked = 0;
   int64_t counter_tried = 0;
-  std::atomic<bool> stop{false};
-  std::thread creator([&] {
-    for (int i = 0; !stop && i < 500; ++i) {
-      const std::string name = "burst-" + std::to_string(i);
-      CommandResult r = clients_->Kubectl({"create", "configmap", name, "-n", "burst",
-                                           "--from-literal=i=" + std::to_string(i), "-o", "json"});
-      if (r.ok()) {
-        std::lock_guard lock(mu);
-        created[name] = ParseJson(r.out);
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("kill round " + std::to_string(round));
+    const std::string prefix = "r" + std::to_string(round) + "-";
+    std::mutex mu;
+    std::map<std::string, Var> created;  // name -> the object the server answered with
+    std::set<std::string> sent;          // every name a create was sent for
+    Tally tally;
+    const int64_t counter_acked_at_start = counter_acked;
+    std::atomic<bool> stop{false};
+    std::thread creator([&] {
+      for (int i = 0; !stop && i < 500; ++i) {
+        const std::string name = prefix + "kubectl-" + std::to_string(i);
+        {
+          std::lock_guard lock(mu);
+          sent.insert(name);
+          ++tally.written;
+        }
+        CommandResult r =
+            clients_->Kubectl({"create", "configmap", name, "-n", "burst",
+                               "--from-literal=i=" + std::to_string(i), "-o", "json"});
+        if (r.ok()) {
+          std::lock_guard lock(mu);
+          created[name] = ParseJson(r.out);
+        }
       }
+    });
+    std::thread fast([&] {
+      for (int i = 0; !stop && i < 3000; ++i) {
+        const std::string name = prefix + "http-" + std::to_string(i);
+        {
+          std::lock_guard lock(mu);
+          sent.insert(name);
+          ++tally.written;
+        }
+        HttpResult r =
+            sandbox_.Http("POST", "/api/v1/namespaces/burst/configmaps",
+                          R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":")" + name +
+                              R"("},"data":{"i":")" + std::to_string(i) + R"("}})");
+        if (r.status == 201) {
+          std::lock_guard lock(mu);
+          created[name] = ParseJson(r.body);
+        }
+        // A burst, but one that leaves the kubectl writers their turn on a busy machine.
+        std::this_thread::sleep_for(2ms);
+      }
+    });
+    std::thread updater([&] {
+      while (!stop) {
+        int64_t n;
+        {
+          std::lock_guard lock(mu);
+          n = ++counter_tried;
+          ++tally.written;
+        }
+        CommandResult r =
+            clients_->Kubectl({"patch", "configmap", "counter", "-n", "burst", "--type", "merge",
+                               "-p", R"({"data":{"n":")" + std::to_string(n) + R"("}})"});
+        if (r.ok()) {
+          std::lock_guard lock(mu);
+          counter_acked = n;
+          ++tally.acknowledged;
+        }
+      }
+    });
+    const auto burst_start = std::chrono::steady_clock::now();
+    const bool enough = WaitFor(
+        [&] {
+          std::lock_guard lock(mu);
+          size_t by_kubectl = 0;
+          for (const auto& [name, obj] : created) by_kubectl += name.find("-kubectl-") != name.npos;
+          return by_kubectl >= 5 && created.size() >= 100 &&
+                 counter_acked >= counter_acked_at_start + 5;
+        },
+        60s);
+    const auto burst_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - burst_start)
+                              .count();
+    sandbox_.Kill9();
+    stop = true;
+    creator.join();
+    fast.join();
+    updater.join();
+    ASSERT_TRUE(enough) << "the burst did not get going";
+
+    int64_t max_rv = 0;
+    for (const auto& [name, obj] : created) max_rv = std::max(max_rv, Rv(obj));
+
+    ASSERT_TRUE(sandbox_.Start());
+
+    // Every acknowledged ConfigMap, exactly as acknowledged.
+    Var list = Get({"get", "configmaps", "-n", "burst"});
+    tally.acknowledged += static_cast<int>(created.size());
+    for (const auto& [name, acked] : created) {
+      SCOPED_TRACE(name);
+      Var now = Item(list, name);
+      EXPECT_FALSE(now.isEmpty()) << "acknowledged but lost";
+      if (now.isEmpty()) continue;
+      const bool same =
+          Str(now, "/metadata/uid") == Str(acked, "/metadata/uid") &&
+          Str(now, "/metadata/resourceVersion") == Str(acked, "/metadata/resourceVersion") &&
+          Str(now, "/data/i") == Str(acked, "/data/i");
+      EXPECT_TRUE(same) << "now " << ToJson(now) << "\nacknowledged " << ToJson(acked);
+      tally.found += same;
     }
-  });
-  std::thread updater([&] {
-    for (int64_t n = 1; !stop && n < 500; ++n) {
-      {
-        std::lock_guard lock(mu);
-        counter_tried = n;
-      }
-      CommandResult r =
-          clients_->Kubectl({"patch", "configmap", "counter", "-n", "burst", "--type", "merge",
-                             "-p", R"({"data":{"n":")" + std::to_string(n) + R"("}})"});
-      if (r.ok()) {
-        std::lock_guard lock(mu);
-        counter_acked = n;
-      }
+    for (const std::string& name : ItemNames(list)) {
+      if (!name.starts_with(prefix)) continue;
+      // Nothing appears that was never written.
+      EXPECT_TRUE(sent.contains(name)) << name;
+      tally.unacked_found += !created.contains(name);
     }
-  });
-  const bool enough = WaitFor(
-      [&] {
-        std::lock_guard lock(mu);
-        return created.size() >= 12 && counter_acked >= 12;
-      },
-      60s);
-  sandbox_.Kill9();
-  stop = true;
-  creator.join();
-  updater.join();
-  ASSERT_TRUE(enough) << "the burst did not get going";
+    // The counter holds the last acknowledged value, or the one in flight at the kill.
+    Var counter = Item(list, "counter");
+    const int64_t n = ToInt(Str(counter, "/data/n").value_or("-1"));
+    EXPECT_GE(n, counter_acked) << ToJson(counter);
+    EXPECT_LE(n, counter_tried) << ToJson(counter);
+    if (n >= counter_acked) tally.found += tally.acknowledged - static_cast<int>(created.size());
+    // Later writers start from what is stored.
+    counter_acked = counter_tried = n;
+    max_rv = std::max(max_rv, Rv(counter));
 
-  int64_t max_rv = 0;
-  for (const auto& [name, obj] : created) max_rv = std::max(max_rv, Rv(obj));
+    // resourceVersion keeps growing across the crash.
+    CommandResult after = Kubectl({"create", "configmap", prefix + "after-restart", "-n", "burst",
+                                   "--from-literal=a=b", "-o", "json"});
+    ASSERT_TRUE(Succeeded(after));
+    EXPECT_GT(Rv(ParseJson(after.out)), max_rv);
 
-  ASSERT_TRUE(sandbox_.Start());
-
-  // Every acknowledged ConfigMap, exactly as acknowledged.
-  Var list = Get({"get", "configmaps", "-n", "burst"});
-  for (const auto& [name, acked] : created) {
-    SCOPED_TRACE(name);
-    Var now = Item(list, name);
-    ASSERT_FALSE(now.isEmpty()) << "acknowledged but lost";
-    EXPECT_EQ(Str(now, "/metadata/uid"), Str(acked, "/metadata/uid"));
-    EXPECT_EQ(Str(now, "/metadata/resourceVersion"), Str(acked, "/metadata/resourceVersion"));
-    EXPECT_EQ(Str(now, "/data/i"), Str(acked, "/data/i"));
+    std::cout << "kill -9 round " << round + 1 << ": " << tally.written << " written, "
+              << tally.acknowledged << " acknowledged, " << tally.found
+              << " acknowledged found after the restart (" << tally.unacked_found
+              << " in flight at the kill also found); burst " << burst_ms << " ms\n";
+    total += tally;
   }
-  // The counter holds the last acknowledged value, or the one in flight at the kill.
-  Var counter = Item(list, "counter");
-  const int64_t n = ToInt(Str(counter, "/data/n").value_or("-1"));
-  EXPECT_GE(n, counter_acked) << ToJson(counter);
-  EXPECT_LE(n, counter_tried) << ToJson(counter);
-  max_rv = std::max(max_rv, Rv(counter));
-
-  // resourceVersion keeps growing across the crash.
-  CommandResult after = Kubectl(
-      {"create", "configmap", "after-restart", "-n", "burst", "--from-literal=a=b", "-o", "json"});
-  ASSERT_TRUE(Succeeded(after));
-  EXPECT_GT(Rv(ParseJson(after.out)), max_rv);
+  EXPECT_EQ(total.found, total.acknowledged);
+  std::cout << "durability: " << kRounds << " kill -9 rounds, " << total.written << " written, "
+            << total.acknowledged << " acknowledged, " << total.found << " found, "
+            << total.acknowledged - total.found << " lost\n";
+  RecordProperty("kill_rounds", kRounds);
+  RecordProperty("written", total.written);
+  RecordProperty("acknowledged", total.acknowledged);
+  RecordProperty("found", total.found);
+  RecordProperty("in_flight_found", total.unacked_found);
 
   ExpectReleaseAndRoute(deploy_before, svc_before);
 

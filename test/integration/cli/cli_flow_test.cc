@@ -247,71 +247,8 @@ TEST_P(CliFlowTest, RunRecordsCommitsAndChangelogAndHidesSecrets) {
   EXPECT_EQ(Str(values, "/db/password"), secret);
 }
 
-// SIGTERM (GitLab cancelling the job) during the checks of a step: the running command check is
-// killed with its process group, the state is left consistent with the route, the exit is 130,
-// and a rerun finishes.
-TEST_P(CliFlowTest, SigtermDuringAStepLeavesAConsistentStateAndExits130) {
-  InstallStable(kHybrid);
-  config_ = Config(kHybrid);
-  ASSERT_TRUE(Succeeded(Canaryctl({"deploy"})));
-  ASSERT_TRUE(Succeeded(Canaryctl({"test"})));
-  const std::string started = work_->path() + "/started";
-  const std::string finished = work_->path() + "/finished";
-  // Without the cancel, the check would sleep for 5 minutes and then write `finished`.
-  work_->Write("gate.sh", "touch " + started + "\nsleep 300\ntouch " + finished + "\n");
-  Poco::Process::Env env;
-  for (const auto& [k, v] : Env()) env[k] = v;
-  Poco::Pipe out, err;
-  Poco::ProcessHandle handle = Poco::Process::launch(
-      CANARYCTL_BIN, {"--config", config_, "--kubeconfig", sandbox_.kubeconfig(), "shift", "30"},
-      work_->path(), nullptr, &out, &err, env);
-  ASSERT_TRUE(WaitFor([&] { return fs::exists(started); }, 30s));
-  ASSERT_EQ(kill(handle.id(), SIGTERM), 0);
-  Poco::PipeInputStream out_stream(out), err_stream(err);
-  std::string output((std::istreambuf_iterator<char>(err_stream)),
-                     std::istreambuf_iterator<char>());
-  std::string ignored((std::istreambuf_iterator<char>(out_stream)),
-                      std::istreambuf_iterator<char>());
-  EXPECT_EQ(handle.wait(), 130) << output;
-  EXPECT_NE(output.find("interrupted"), std::string::npos) << output;
-  EXPECT_NE(output.find("cancelled (canaryctl was interrupted)"), std::string::npos) << output;
-  EXPECT_FALSE(fs::exists(finished));
-  // The state says what the route holds.
-  auto state = State();
-  EXPECT_EQ(Str(state, "/phase"), "failed");
-  auto w = Weights(Vs());
-  EXPECT_EQ(Int(state, "/currentWeights/candidate"), w[Fqdn("flaskapp", "stage")]);
-  EXPECT_EQ(Int(state, "/currentWeights/stable"), w[Fqdn("flaskapp", "prod")]);
-  EXPECT_TRUE(Locked());  // still this pipeline's, for its retried job
-  work_->Write("gate.sh", kGateScript);
-  ASSERT_TRUE(Succeeded(Canaryctl({"shift", "30"})));
-  ExpectWeights(kHybrid, 70, 30, "after the rerun");
-  EXPECT_EQ(Str(State(), "/phase"), "shifted");
-}
-
-// helm failing: exit 3 with helm's own last lines, the state records the failure with the
-// weights untouched, and a rerun with a working chart converges.
-TEST_P(CliFlowTest, HelmFailureExitsThreeWithItsLastLines) {
-  InstallStable(kHybrid);
-  config_ = Config(kHybrid);
-  std::string yaml = ReadFile(config_);
-  const std::string chart = SourcePath("examples/demoapp");
-  const std::string broken = work_->path() + "/broken-chart";
-  fs::copy(chart, broken, fs::copy_options::recursive);
-  // A template helm cannot render.
-  work_->Write("broken-chart/templates/broken.yaml", "kind: {{ .Values.nope.missing }}\n");
-  yaml.replace(yaml.find("chart: " + chart), chart.size() + 7, "chart: " + broken);
-  config_ = work_->Write("rollout.yaml", yaml);
-  auto r = Canaryctl({"deploy"});
-  EXPECT_EQ(r.exit_code, 3) << r.Describe();
-  EXPECT_NE(r.err.find("nil pointer evaluating interface {}.missing"), std::string::npos) << r.err;
-  EXPECT_EQ(Str(State(), "/phase"), "failed");
-  ExpectWeights(kHybrid, 100, 0, "after the failed deploy");
-  ExpectReports("deploy", 0, "failed");
-  fs::remove(broken + "/templates/broken.yaml");
-  ASSERT_TRUE(Succeeded(Canaryctl({"deploy"})));
-  EXPECT_EQ(Str(State(), "/phase"), "deployed");
-}
+// SIGTERM during a step and helm failing: test/integration/faults/ (kill_resume_test.cc,
+// helm_failure_test.cc).
 
 INSTANTIATE_TEST_SUITE_P(Tools, CliFlowTest, testing::ValuesIn(ToolSets()), ToolSetName);
 

@@ -4,11 +4,17 @@
 // afterwards (weights, untouched fields, state, lock, helm revisions, requests made).
 #pragma once
 
+#include <time.h>
+
+#include <chrono>
+#include <ctime>
 #include <filesystem>
+#include <iomanip>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sandbox_fixture.h"
@@ -61,6 +67,9 @@ inline const Strategy kCanary{"canary", "prod",           "demoapp",         "fl
                               "prod",   "demoapp-canary", "flaskapp-canary", {50, 100}};
 inline const Strategy kBlueGreen{"blue-green", "prod",          "demoapp-blue",   "flaskapp-blue",
                                  "prod",       "demoapp-green", "flaskapp-green", {100}};
+
+inline constexpr char kVirtualServicePath[] =
+    "/apis/networking.istio.io/v1/namespaces/prod/virtualservices/demoapp";
 
 inline std::string Fqdn(const std::string& service, const std::string& ns) {
   return service + "." + ns + ".svc.cluster.local";
@@ -173,8 +182,8 @@ class RolloutFixture : public SandboxTest {
   }
 
   // Fields canaryctl does not manage are as the user wrote them.
-  void ExpectUntouched(const std::string& when) {
-    auto vs = Vs();
+  void ExpectUntouched(const std::string& when) { ExpectUntouched(Vs(), when); }
+  void ExpectUntouched(const Poco::Dynamic::Var& vs, const std::string& when) {
     EXPECT_EQ(Str(vs, "/metadata/annotations/team"), "payments") << when;
     EXPECT_EQ(Str(vs, "/metadata/labels/app"), "demoapp") << when;
     bool admin = false, main = false;
@@ -244,6 +253,179 @@ class RolloutFixture : public SandboxTest {
     ParseJson(Report("annotations.json"), &err);
     EXPECT_TRUE(err.empty()) << err;
     EXPECT_NE(Report("summary.md").find("demoapp"), std::string::npos);
+  }
+
+  // The invariants of issue 6 that must hold after any command, however it ended (an API fault,
+  // a helm failure, SIGKILL, SIGTERM); `before` and `target` are (stable, candidate) weights:
+  // - the VirtualService exists; its managed route has the two destinations (or, before deploy
+  //   added the candidate, only the user's stable one), integer weights summing to 100, equal
+  //   to `before` or `target` (never anything in between);
+  // - with `user_fields`, every field canaryctl does not manage is as kVirtualService wrote it;
+  // - the state annotation, when present, parses and its currentWeights are the route's; when
+  //   absent (nothing was ever written), the route is all stable;
+  // - the lock is absent, expired, or held by this same pipeline (pipeline_): canaryctl keeps
+  //   its pipeline's lock from deploy to promote by design (DESIGN.md §3), and a rerun of the
+  //   same pipeline's job renews it, so that state never blocks the rerun;
+  // - no helm release of the strategy is left pending-* (with `helm_settled`; a SIGKILLed helm
+  //   may leave one, which the rerun must then recover: see ExpectHelmSettled).
+  // Returns the number of failures it recorded, so a scenario loop can count passes.
+  int ExpectInvariants(const Strategy& s, std::pair<int, int> before, std::pair<int, int> target,
+                       const std::string& when, bool user_fields = true, bool helm_settled = true) {
+    const int failures_before = FailureCount();
+    std::string err;
+    // Read over plain HTTP, not kubectl: this runs after every scenario of the fault matrix and
+    // of kill-and-resume, hundreds of times.
+    auto got = sandbox_.Http("GET", kVirtualServicePath);
+    EXPECT_EQ(got.status, 200) << when << ": the VirtualService is gone: " << got.error << got.body;
+    if (got.status != 200) return FailureCount() - failures_before;
+    auto vs = ParseJson(got.body, &err);
+    EXPECT_TRUE(err.empty()) << when << ": " << err;
+    const std::string stable_host = Fqdn(s.stable_service, s.stable_ns);
+    const std::string candidate_host = Fqdn(s.candidate_service, s.candidate_ns);
+    // Weights are read raw here: an absent or fractional weight is a failure, not a default
+    // (except for the single destination below).
+    std::map<std::string, Poco::Dynamic::Var> raw;
+    for (size_t i = 0; i < Len(vs, "/spec/http").value_or(0); ++i) {
+      const std::string base = "/spec/http/" + std::to_string(i);
+      const auto name = Str(vs, base + "/name").value_or("");
+      if (name == "admin" || name == "canaryctl-test-route") continue;
+      for (size_t j = 0; j < Len(vs, base + "/route").value_or(0); ++j) {
+        const std::string d = base + "/route/" + std::to_string(j);
+        raw[Str(vs, d + "/destination/host").value_or("?")] = At(vs, d + "/weight");
+      }
+    }
+    // Two destinations, or (before deploy added the candidate) the user's single stable one,
+    // which Istio gives 100 with or without a weight.
+    std::pair<int, int> route{-1, -1};
+    if (raw.size() == 1 && raw.count(stable_host)) {
+      const auto& weight = raw[stable_host];
+      EXPECT_TRUE(weight.isEmpty() || (weight.isInteger() && weight.convert<int>() == 100))
+          << when << ": " << ToJson(vs);
+      route = {100, 0};
+    } else {
+      EXPECT_EQ(raw.size(), 2u) << when << ": " << ToJson(vs);
+    }
+    for (const auto& [host, weight] : raw) {
+      if (raw.size() == 1) break;
+      EXPECT_TRUE(host == stable_host || host == candidate_host) << when << ": " << host;
+      EXPECT_TRUE(weight.isInteger()) << when << ": weight of " << host << " is not an integer";
+      const int w = weight.isInteger() ? weight.convert<int>() : -1;
+      (host == stable_host ? route.first : route.second) = w;
+    }
+    EXPECT_EQ(route.first + route.second, 100) << when << ": " << ToJson(vs);
+    EXPECT_TRUE(route == before || route == target)
+        << when << ": route " << route.first << "/" << route.second << ", before " << before.first
+        << "/" << before.second << ", target " << target.first << "/" << target.second;
+    if (user_fields) ExpectUntouched(vs, when);
+
+    const auto state_text = Str(vs, "/metadata/annotations/canaryctl.io~1state");
+    if (state_text) {
+      auto state = ParseJson(*state_text, &err);
+      EXPECT_TRUE(err.empty()) << when << ": the state does not parse: " << err;
+      EXPECT_EQ(Int(state, "/currentWeights/stable"), route.first) << when << ": " << *state_text;
+      EXPECT_EQ(Int(state, "/currentWeights/candidate"), route.second)
+          << when << ": " << *state_text;
+      EXPECT_EQ(Str(state, "/app"), "demoapp") << when;
+      EXPECT_TRUE(Str(state, "/phase").has_value()) << when;
+    } else {
+      EXPECT_EQ(route, std::make_pair(100, 0)) << when << ": weights moved without a state";
+    }
+
+    if (const auto lock_text = Str(vs, "/metadata/annotations/canaryctl.io~1lock")) {
+      auto lock = ParseJson(*lock_text, &err);
+      EXPECT_TRUE(err.empty()) << when << ": the lock does not parse: " << err;
+      const bool ours = Str(lock, "/pipelineId") == pipeline_;
+      const auto expires = ParseUtc(Str(lock, "/expires").value_or(""));
+      EXPECT_TRUE(expires.has_value()) << when << ": " << *lock_text;
+      const bool expired = expires && *expires <= std::chrono::system_clock::now();
+      EXPECT_TRUE(ours || expired) << when << ": the lock is held by someone else: " << *lock_text;
+    }
+    if (helm_settled) ExpectHelmSettled(s, when);
+    return FailureCount() - failures_before;
+  }
+
+  // No release of the strategy is pending-* (a helm operation that never finished blocks the
+  // next one); every one that exists is deployed (or, with allow_failed, failed: helm gave up
+  // on it but the next upgrade proceeds).
+  void ExpectHelmSettled(const Strategy& s, const std::string& when, bool allow_failed = false) {
+    for (const auto& [release, ns] : {std::pair{s.stable_release, s.stable_ns},
+                                      std::pair{s.candidate_release, s.candidate_ns}}) {
+      // helm's storage: one Secret per revision, labelled with its status (helm list without
+      // a helm process).
+      auto got =
+          sandbox_.Http("GET", "/api/v1/namespaces/" + ns +
+                                   "/secrets?labelSelector=owner%3Dhelm%2Cname%3D" + release);
+      EXPECT_EQ(got.status, 200) << when << got.error << got.body;
+      auto list = ParseJson(got.body);
+      int64_t latest = 0;
+      std::string status;
+      for (size_t i = 0; i < Len(list, "/items").value_or(0); ++i) {
+        const std::string labels = "/items/" + std::to_string(i) + "/metadata/labels";
+        const int64_t version = ToInt(Str(list, labels + "/version").value_or(""));
+        if (version > latest) {
+          latest = version;
+          status = Str(list, labels + "/status").value_or("");
+        }
+      }
+      if (latest > 0) {
+        EXPECT_TRUE(status == "deployed" || (allow_failed && status == "failed"))
+            << when << ": release " << ns << "/" << release << " revision " << latest << " is "
+            << status;
+      }
+    }
+  }
+
+  // The reports were written by this run and say how it ended: rollout.env's outcome follows
+  // the exit code, and its weights are the route's.
+  void ExpectReportsSayWhatHappened(const Strategy& s, int exit_code, const std::string& when) {
+    const std::string env = Report("rollout.env");
+    EXPECT_FALSE(env.empty()) << when << ": no rollout.env";
+    auto value = [&](const std::string& key) -> std::string {
+      const size_t at = env.find(key + "=");
+      if (at == std::string::npos) return "<absent>";
+      const size_t from = at + key.size() + 1;
+      return env.substr(from, env.find('\n', from) - from);
+    };
+    const std::string outcome = value("CANARYCTL_OUTCOME");
+    if (exit_code == 0) {
+      EXPECT_EQ(outcome, "succeeded") << when << "\n" << env;
+    } else if (exit_code == 130) {
+      EXPECT_EQ(outcome, "interrupted") << when << "\n" << env;
+    } else {
+      EXPECT_TRUE(outcome == "failed" || outcome == "rolled_back" || outcome == "rollback_failed")
+          << when << ": exit " << exit_code << "\n"
+          << env;
+    }
+    auto w = Weights(ParseJson(sandbox_.Http("GET", kVirtualServicePath).body));
+    EXPECT_EQ(value("CANARYCTL_CANDIDATE_WEIGHT"),
+              std::to_string(w[Fqdn(s.candidate_service, s.candidate_ns)]))
+        << when << "\n"
+        << env;
+    EXPECT_EQ(value("CANARYCTL_STABLE_WEIGHT"),
+              std::to_string(w[Fqdn(s.stable_service, s.stable_ns)]))
+        << when << "\n"
+        << env;
+    EXPECT_TRUE(Report("metrics.txt").ends_with("# EOF\n")) << when;
+    std::string err;
+    ParseJson(Report("rollout.json"), &err);
+    EXPECT_TRUE(err.empty()) << when << ": rollout.json: " << err;
+  }
+
+  // gtest's failures so far in this test (EXPECT successes are not recorded, failures are).
+  static int FailureCount() {
+    const auto* result = testing::UnitTest::GetInstance()->current_test_info()->result();
+    int n = 0;
+    for (int i = 0; i < result->total_part_count(); ++i) n += result->GetTestPartResult(i).failed();
+    return n;
+  }
+
+  // "2026-01-02T03:04:05Z" (also with fractional seconds or an offset of Z only).
+  static std::optional<std::chrono::system_clock::time_point> ParseUtc(const std::string& text) {
+    std::tm tm{};
+    std::istringstream in(text);
+    in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
+    if (in.fail()) return std::nullopt;
+    return std::chrono::system_clock::from_time_t(timegm(&tm));
   }
 
   // Runs the command; it must succeed, then succeed twice more without writing anything or

@@ -134,6 +134,22 @@ TEST(ValidateHttpCheckSpecTest, NamesTheCheckAndWhatIsWrong) {
             "http check \"health\": requests must be 1 or more");
 }
 
+// A CR or LF would end the header line and let the value add headers of its own.
+TEST(ValidateHttpCheckSpecTest, RefusesLineBreaksInHeadersWithoutShowingTheValue) {
+  HttpCheckSpec spec;
+  spec.name = "api";
+  spec.headers = {{"Authorization", "Bearer tok-1\r\nX-Injected: yes"}};
+  auto injected = ValidateHttpCheckSpec(spec);
+  ASSERT_FALSE(injected.ok());
+  EXPECT_EQ(injected.error().message,
+            "http check \"api\": header \"Authorization\": a header name or value may not "
+            "contain a line break");
+  spec.headers = {{"X-Split\nHost", "evil"}};
+  EXPECT_FALSE(ValidateHttpCheckSpec(spec).ok());
+  spec.headers = {{"X-Trace", "a\tb; $(touch /tmp/pwned) `id` \"'"}};
+  EXPECT_TRUE(ValidateHttpCheckSpec(spec).ok());
+}
+
 TEST_F(HttpCheckTest, JsonFieldByDottedPath) {
   HttpCheckSpec spec = Spec("/json");
   for (const auto& [path, value] :

@@ -566,6 +566,34 @@ INSTANTIATE_TEST_SUITE_P(Corpus, InvalidConfig, ::testing::ValuesIn(InvalidCases
 
 TEST(InvalidConfigCorpus, HasAtLeastTwentyFiveCases) { EXPECT_GE(InvalidCases().size(), 25u); }
 
+// --- Hostile values --------------------------------------------------------------------------
+
+// Shell syntax, quotes, newlines and 100 KiB are data: kept as written, byte for byte (helm gets
+// them as one --set-literal argument, never through a shell).
+TEST(HostileValues, ShellSyntaxNewlinesAndLongValuesAreKeptLiterally) {
+  const std::string hostile = "$(touch /tmp/pwned); `id` | cat \"'\n\\,x=y";
+  const std::string long_value(100 * 1024, 'x');
+  const RolloutSpec s = MustParse(
+      "app: web\nstable: {namespace: prod}\ncandidate: {namespace: stage}\n"
+      "helm: {chart: c, set: {a: \"${A}\", b: \"${B}\"}}\n",
+      {{"A", hostile}, {"B", long_value}});
+  EXPECT_EQ(s.helm.set.at("a"), hostile);
+  EXPECT_EQ(s.helm.set.at("b"), long_value);
+}
+
+// A 100 KiB value in an error is cut short, and a newline in it is escaped, so an error stays
+// one readable line.
+TEST(HostileValues, MessagesQuoteValuesOnOneShortLine) {
+  const std::string message = MustFail(
+      "app: \"${APP}\"\nhelm: {chart: c}\nstable: {namespace: prod}\n"
+      "candidate: {namespace: stage}\n",
+      {{"APP", "x\ny" + std::string(100 * 1024, 'z')}});
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+  EXPECT_LT(message.size(), 600u) << message;
+  EXPECT_THAT(message, HasSubstr("app: \"x\\nyzzz"));
+  EXPECT_THAT(message, HasSubstr("... (102403 bytes) is not a DNS-1123 label"));
+}
+
 // --- ${VAR} expansion ----------------------------------------------------------------------
 
 TEST(Expand, Forms) {

@@ -154,7 +154,9 @@ TEST(KubeconfigTest, InsecureSkipTlsVerify) {
       "bad", Simple("a", "https://h:1", "    token: t\n", "    insecure-skip-tls-verify: maybe\n"));
   ASSERT_FALSE(Load(bad).ok());
   EXPECT_EQ(Load(bad).error().message,
-            bad + ": clusters[0].cluster.insecure-skip-tls-verify: must be true or false");
+            bad +
+                ": clusters[0].cluster.insecure-skip-tls-verify: must be true or false, got "
+                "\"maybe\"");
 
   auto both = dir.Write("both", Simple("a", "https://h:1", "    token: t\n",
                                        "    insecure-skip-tls-verify: true\n"

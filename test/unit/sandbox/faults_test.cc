@@ -96,6 +96,32 @@ TEST(FaultInjectorTest, PathRegexMustMatchTheWholePath) {
   EXPECT_FALSE(faults.Match("GET", "/api/v1/namespaces/a/b/secrets").has_value());
 }
 
+// Helm and canaryctl hit the same paths: a rule naming a user agent fails only that client's
+// requests, and only they move its window.
+TEST(FaultInjectorTest, UserAgentRegexSelectsOneClientAndOnlyItsRequestsCount) {
+  FaultInjector faults;
+  const int64_t id = AddOk(faults, R"({"userAgent": "^canaryctl/", "nth": 2})");
+  const std::string path = "/apis/networking.istio.io/v1/namespaces/prod/virtualservices/demoapp";
+  const std::string helm = "Helm/3.18.4";
+  const std::string ours = "canaryctl/0.1.0";
+  EXPECT_FALSE(faults.Match("GET", path, helm).has_value());
+  EXPECT_FALSE(faults.Match("GET", path, ours).has_value());  // 1st of ours
+  EXPECT_FALSE(faults.Match("GET", path, helm).has_value());
+  EXPECT_FALSE(faults.Match("GET", path, "").has_value());                   // no agent: not ours
+  EXPECT_FALSE(faults.Match("GET", path, "x canaryctl/0.1.0").has_value());  // anchored
+  EXPECT_TRUE(faults.Match("PATCH", path, ours).has_value());                // 2nd of ours
+  EXPECT_FALSE(faults.Match("GET", path, ours).has_value());
+  json::ObjectPtr rule = RuleById(faults, id);
+  ASSERT_TRUE(rule);
+  EXPECT_EQ(rule->getValue<std::string>("userAgent"), "^canaryctl/");
+  EXPECT_EQ(rule->getValue<int64_t>("matched"), 3);
+  EXPECT_EQ(rule->getValue<int64_t>("fired"), 1);
+  // A rule without userAgent matches every client, with or without one.
+  AddOk(faults, R"({"count": 0})");
+  EXPECT_TRUE(faults.Match("GET", path, helm).has_value());
+  EXPECT_TRUE(faults.Match("GET", path).has_value());
+}
+
 TEST(FaultInjectorTest, ActionCarriesDelayDropAndMessage) {
   FaultInjector faults;
   AddOk(faults, R"({"delayMs": 250})");
@@ -185,6 +211,8 @@ TEST(FaultInjectorTest, BadRulesAreRejectedWith400NamingTheProblem) {
       {R"({"drop": "yes"})", "drop"},
       {R"({"method": 5})", "method"},
       {R"({"path": ["/a"]})", "path"},
+      {R"({"userAgent": "(canaryctl"})", "userAgent"},
+      {R"({"userAgent": 7})", "userAgent"},
       {R"([1, 2])", ""},
       {R"({"status": )", ""},
   };
