@@ -345,6 +345,11 @@ Result<TrafficState> ReadTrafficState(const Object::Ptr& vs, const RouterConfig&
   s.candidate = m.value().candidate_weight;
   s.test_route = m.value().test_route_index >= 0;
   s.resource_version = ResourceVersion(vs);
+  // Every write is guarded by it; an object without one is the server's fault, not the config's.
+  if (s.resource_version.empty()) {
+    return ClusterError(config.virtual_service.Describe() +
+                        " came back without a metadata.resourceVersion; cannot write it safely");
+  }
   Object::Ptr meta = vs->getObject("metadata");
   Object::Ptr annotations = meta ? meta->getObject("annotations") : nullptr;
   if (annotations) {
