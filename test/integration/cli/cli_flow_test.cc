@@ -282,15 +282,8 @@ TEST_P(CliTlsTest, FlowOverTlsWithClientCertificateAndWithToken) {
   YAML::Emitter emitter;
   emitter << kc;
   const std::string token_kc = work.Write("token-kubeconfig", emitter.c_str());
-  const std::string config = work.Write(
-      "rollout.yaml", "app: demoapp\nhelm: {chart: " + SourcePath("examples/demoapp") +
-                          ", set: {deployment.tag: v2}, timeout: 60s}\n"
-                          "stable: {namespace: prod, service: flaskapp}\n"
-                          "candidate: {namespace: stage, service: flaskapp}\n"
-                          "traffic: {virtualService: {create: true, gateways: [gw], hosts: "
-                          "[\"*\"]}, steps: [0, 100]}\n"
-                          "reports: {dir: " +
-                          work.path() + "/reports}\n");
+  const std::string config =
+      work.Write("rollout.yaml", MinimalRolloutYaml(work.path() + "/reports"));
   auto run = [&](const std::string& kubeconfig, std::vector<std::string> args) {
     std::vector<std::string> full = {"--config", config, "--kubeconfig", kubeconfig, "-v"};
     full.insert(full.end(), args.begin(), args.end());

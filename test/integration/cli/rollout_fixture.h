@@ -71,6 +71,19 @@ inline const Strategy kBlueGreen{"blue-green", "prod",          "demoapp-blue", 
 inline constexpr char kVirtualServicePath[] =
     "/apis/networking.istio.io/v1/namespaces/prod/virtualservices/demoapp";
 
+// The smallest rollout.yaml that reaches the cluster (hybrid, one step to 100, the route created),
+// for tests about the connection rather than the rollout; reports go to reports_dir.
+inline std::string MinimalRolloutYaml(const std::string& reports_dir) {
+  return "app: demoapp\nhelm: {chart: " + SourcePath("examples/demoapp") +
+         ", set: {deployment.tag: v2}, timeout: 60s}\n"
+         "stable: {namespace: prod, service: flaskapp}\n"
+         "candidate: {namespace: stage, service: flaskapp}\n"
+         "traffic: {virtualService: {create: true, gateways: [gw], hosts: [\"*\"]}, steps: [0, "
+         "100]}\n"
+         "reports: {dir: " +
+         reports_dir + "}\n";
+}
+
 inline std::string Fqdn(const std::string& service, const std::string& ns) {
   return service + "." + ns + ".svc.cluster.local";
 }

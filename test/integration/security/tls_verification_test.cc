@@ -44,15 +44,8 @@ TEST_P(TlsVerificationTest, WrongCaIsRefusedAndInsecureSkipWorksOnlyWhenSetWithA
                                                  c.remove("certificate-authority-data");
                                                  c["insecure-skip-tls-verify"] = true;
                                                }));
-  const std::string config = work_->Write(
-      "in/rollout.yaml", "app: demoapp\nhelm: {chart: " + SourcePath("examples/demoapp") +
-                             ", set: {deployment.tag: v2}, timeout: 60s}\n"
-                             "stable: {namespace: prod, service: flaskapp}\n"
-                             "candidate: {namespace: stage, service: flaskapp}\n"
-                             "traffic: {virtualService: {create: true, gateways: [gw], hosts: "
-                             "[\"*\"]}, steps: [0, 100]}\n"
-                             "reports: {dir: " +
-                             work_->path() + "/reports}\n");
+  const std::string config =
+      work_->Write("in/rollout.yaml", MinimalRolloutYaml(work_->path() + "/reports"));
 
   for (const std::string& kubeconfig : {wrong_ca, no_ca, explicitly_verified}) {
     for (const auto& args : {std::vector<std::string>{"status"}, {"-v", "deploy"}}) {
