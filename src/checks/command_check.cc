@@ -15,9 +15,8 @@
 #include <cstring>
 #include <thread>
 
+#include "common/environment.h"
 #include "common/result.h"
-
-extern char** environ;
 
 namespace canaryctl::checks {
 namespace {
@@ -36,14 +35,6 @@ std::string FactVariable(const std::string& key) {
                 : '_';
   }
   return name;
-}
-
-std::vector<char*> CStrings(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  out.reserve(strings.size() + 1);
-  for (std::string& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
 }
 
 // Owns the spawn attributes: a new process group, no blocked signals, default dispositions for
@@ -134,12 +125,7 @@ std::string DescribeStatus(const std::string& program, int status) {
 CommandCheck::CommandCheck(CommandCheckSpec spec) : spec_(std::move(spec)) {}
 
 std::vector<std::string> CommandCheck::Environment(const StepContext& step) const {
-  std::map<std::string, std::string> vars;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    const std::string text = *entry;
-    const auto eq = text.find('=');
-    if (eq != std::string::npos) vars[text.substr(0, eq)] = text.substr(eq + 1);
-  }
+  canaryctl::Environment vars = ProcessEnvironment();
   for (const auto& [key, value] : spec_.env) vars[key] = value;
   for (const auto& [key, value] : step.facts) vars[FactVariable(key)] = value;
   vars["CANARYCTL_APP"] = step.app;
@@ -148,10 +134,7 @@ std::vector<std::string> CommandCheck::Environment(const StepContext& step) cons
   vars["CANARYCTL_WEIGHT"] = std::to_string(step.weight);
   vars["CANARYCTL_STABLE_WEIGHT"] = std::to_string(step.stable_weight);
   vars["CANARYCTL_TARGET_URL"] = step.target_url;
-  std::vector<std::string> out;
-  out.reserve(vars.size());
-  for (const auto& [key, value] : vars) out.push_back(key + "=" + value);
-  return out;
+  return EnvironmentStrings(vars);
 }
 
 CheckResult CommandCheck::Run(const StepContext& step) {

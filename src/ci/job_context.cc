@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-extern char** environ;
+#include "common/environment.h"
 
 namespace canaryctl::ci {
 namespace {
@@ -51,15 +51,6 @@ JobContext JobContextFromEnv(const Environment& env) {
   return ctx;
 }
 
-Environment ProcessEnvironment() {
-  Environment env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string entry(*e);
-    auto eq = entry.find('=');
-    if (eq == std::string::npos) continue;
-    env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
-  }
-  return env;
-}
+Environment ProcessEnvironment() { return canaryctl::ProcessEnvironment(); }
 
 }  // namespace canaryctl::ci

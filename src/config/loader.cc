@@ -13,12 +13,11 @@
 #include <set>
 #include <sstream>
 
+#include "common/environment.h"
 #include "common/quote.h"
 #include "config/diagnostics.h"
 #include "config/expand.h"
 #include "config/yaml_reader.h"
-
-extern char** environ;
 
 namespace canaryctl::config {
 namespace {
@@ -967,14 +966,6 @@ Result<RolloutSpec> LoadRolloutSpec(const std::string& path, const Environment& 
   return ParseRolloutSpec(text.str(), path, env, overrides);
 }
 
-Environment ProcessEnvironment() {
-  Environment env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string entry(*e);
-    size_t eq = entry.find('=');
-    if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
-  }
-  return env;
-}
+Environment ProcessEnvironment() { return canaryctl::ProcessEnvironment(); }
 
 }  // namespace canaryctl::config

@@ -1,16 +1,18 @@
 #include "helm/process_runner.h"
 
-#include <signal.h>
-
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <optional>
+#include <cstring>
 
-#include <Poco/Exception.h>
 #include <Poco/Pipe.h>
-#include <Poco/Process.h>
+
+#include "common/environment.h"
 
 namespace canaryctl::helm {
 
@@ -27,21 +29,58 @@ int MillisUntil(Clock::time_point t) {
   return ms < 0 ? 0 : static_cast<int>(ms) + 1;
 }
 
+// Starts binary (looked up in PATH when it has no '/') with stdin on /dev/null and stdout and
+// stderr on the pipes' write ends. posix_spawn rather than Poco::Process::launch: Poco forks and
+// then closes every descriptor number up to the limit one by one (~7 ms at 20000, per helm
+// call); here the child gets a clean signal mask and dispositions, and one close_range drops
+// whatever else this process has open (sockets to the API server, report files).
+Result<pid_t> Spawn(const std::string& binary, const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& env, int out_fd, int err_fd) {
+  std::vector<std::string> argv_strings = {binary};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  Environment vars = ProcessEnvironment();
+  for (const auto& [name, value] : env) vars[name] = value;
+  std::vector<std::string> env_strings = EnvironmentStrings(vars);
+  std::vector<char*> argv = CStrings(argv_strings), envp = CStrings(env_strings);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, binary.c_str(), &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return ClusterError("could not run " + binary + ": " + std::strerror(rc));
+  return pid;
+}
+
 }  // namespace
 
 Result<ProcessOutput> RunProcess(const std::string& binary, const std::vector<std::string>& args,
                                  const ProcessOptions& options) {
   ProcessOutput result;
-  Poco::Pipe in, out, err;
-  std::optional<Poco::ProcessHandle> handle;
-  try {
-    handle.emplace(Poco::Process::launch(binary, args, "", &in, &out, &err, options.env));
-  } catch (const Poco::Exception& e) {
-    return ClusterError("could not run " + binary + ": " + e.displayText());
-  }
-  in.close();  // the child sees end of input at once
+  Poco::Pipe out, err;
+  auto spawned = Spawn(binary, args, options.env, out.writeHandle(), err.writeHandle());
+  // Only the child writes to the pipes: without our write ends, its exit is end of file.
+  out.close(Poco::Pipe::CLOSE_WRITE);
+  err.close(Poco::Pipe::CLOSE_WRITE);
+  if (!spawned.ok()) return spawned.error();
   // The child is reaped only after this loop, so its pid cannot be reused while we may kill it.
-  const auto pid = handle->id();
+  const pid_t pid = spawned.value();
   const Clock::time_point deadline = Clock::now() + options.deadline;
   Clock::time_point give_up{};
   bool killed = false;
@@ -78,7 +117,10 @@ Result<ProcessOutput> RunProcess(const std::string& binary, const std::vector<st
   }
   out.close();
   err.close();
-  result.exit_code = handle->wait();
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 256 + WTERMSIG(status);
   result.timed_out = killed;
   return result;
 }
