@@ -55,11 +55,14 @@ Error IstioRouter::ApiError(const std::string& verb, const kube::Response& respo
 
 Result<Object::Ptr> IstioRouter::Read() {
   if (auto e = ValidateConfig(config_)) return *e;
+  last_ = nullptr;
   auto r = client_.Send({"GET", ObjectPath(), {}, "", ""});
   if (!r.ok()) return r.error();
   if (r.value().status == 404) return Object::Ptr();
   if (r.value().status != 200) return ApiError("reading", r.value());
-  return ParseObject(r.value().body, "reading " + config_.virtual_service.Describe());
+  auto obj = ParseObject(r.value().body, "reading " + config_.virtual_service.Describe());
+  if (obj.ok()) last_ = obj.value();
+  return obj;
 }
 
 Result<Object::Ptr> IstioRouter::ReadExisting() {
@@ -75,11 +78,13 @@ Result<Object::Ptr> IstioRouter::ReadExisting() {
 }
 
 Result<WriteResult> IstioRouter::Patch(const std::string& patch, const std::string& expected_rv) {
+  last_ = nullptr;
   auto r = client_.Send({"PATCH", ObjectPath(), {}, patch, "application/json-patch+json"});
   if (!r.ok()) return r.error();
   const kube::Response& resp = r.value();
   if (resp.status == 200) {
     auto obj = ParseObject(resp.body, "patching " + config_.virtual_service.Describe());
+    if (obj.ok()) last_ = obj.value();
     return WriteResult{WriteOutcome::kWritten, obj.ok() ? ResourceVersionOf(obj.value()) : ""};
   }
   if (resp.status == 409) return WriteResult{WriteOutcome::kConflict, ""};
@@ -163,7 +168,12 @@ Result<WeightPlan> IstioRouter::PlanWeights(const WeightUpdate& update) {
 }
 
 Result<WriteResult> IstioRouter::SetWeights(const WeightUpdate& update) {
-  auto vs = ReadExisting();
+  // The object this router last read or wrote, when it is the version the caller decided on:
+  // reading it again would return the same. The patch's resourceVersion still guards the write.
+  Result<Object::Ptr> vs = last_ && !update.expected_resource_version.empty() &&
+                                   ResourceVersionOf(last_) == update.expected_resource_version
+                               ? Result<Object::Ptr>(last_)
+                               : ReadExisting();
   if (!vs.ok()) return vs.error();
   const std::string rv = ResourceVersionOf(vs.value());
   // Validate the request first: a bad update is an error even when the object has moved on.

@@ -1,7 +1,8 @@
 // The Router over an Istio VirtualService, through the Kubernetes API (kube::Client). Every
 // write is a JSON patch naming only canaryctl's fields, preceded by the resourceVersion the
 // decision was based on: the apiserver answers 409 when the object changed since, which comes
-// back as WriteOutcome::kConflict.
+// back as WriteOutcome::kConflict. A router remembers the object its last request returned, so
+// a read followed by writes costs one GET and a PATCH per write.
 #pragma once
 
 #include <string>
@@ -40,6 +41,9 @@ class IstioRouter : public Router {
 
   kube::Client& client_;
   RouterConfig config_;
+  // The object as the last GET or PATCH returned it (null after a failure or a 404): what
+  // SetWeights plans on when the caller expects that resourceVersion, saving a GET per write.
+  Poco::JSON::Object::Ptr last_;
 };
 
 }  // namespace canaryctl::traffic

@@ -50,6 +50,16 @@ class FakeApiServer : public kube::Client {
     json::EnsureObject(*object, "metadata")->set("resourceVersion", RvString());
   }
   std::string RvString() const { return std::to_string(resource_version); }
+  // Another writer sets the managed route's weights (kRichVs's second route).
+  void MoveWeights(int stable, int candidate) {
+    auto route = json::AsArray(json::GetObject(*object, "spec")->get("http"))
+                     ->getObject(1)
+                     ->getArray("route");
+    route->getObject(0)->set("weight", stable);
+    route->getObject(1)->set("weight", candidate);
+    ++resource_version;
+    json::EnsureObject(*object, "metadata")->set("resourceVersion", RvString());
+  }
   std::vector<kube::Request> Writes() const {
     std::vector<kube::Request> out;
     for (const auto& r : requests) {
@@ -497,16 +507,7 @@ TEST(ValidateConfigTest, RejectsTheSameDestinationTwice) {
 TEST_F(RouterTest, ConcurrentWriteBetweenReadAndPatchIsAConflict) {
   api_.Store(kRichVs);
   IstioRouter router(api_, Hybrid());
-  api_.before_patch = [this] {
-    // Someone else moves the weights first.
-    auto route = json::AsArray(json::GetObject(*api_.object, "spec")->get("http"))
-                     ->getObject(1)
-                     ->getArray("route");
-    route->getObject(0)->set("weight", 50);
-    route->getObject(1)->set("weight", 50);
-    ++api_.resource_version;
-    json::EnsureObject(*api_.object, "metadata")->set("resourceVersion", api_.RvString());
-  };
+  api_.before_patch = [this] { api_.MoveWeights(50, 50); };  // someone else writes first
   auto w = router.SetWeights({70, 30, "{\"mine\":1}", "", "1", false});
   ASSERT_TRUE(w.ok()) << w.error().message;
   EXPECT_EQ(w.value().outcome, WriteOutcome::kConflict);
@@ -527,6 +528,44 @@ TEST_F(RouterTest, StaleResourceVersionIsAConflictWithoutARequest) {
   EXPECT_EQ(w.value().outcome, WriteOutcome::kConflict);
   EXPECT_EQ(w.value().resource_version, "7");
   EXPECT_TRUE(api_.Writes().empty());
+}
+
+TEST_F(RouterTest, AReadThenWritesCostOneGetAndAPatchPerWrite) {
+  api_.Store(kRichVs);
+  IstioRouter router(api_, Hybrid());
+  auto read = router.Weights();
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  auto first = router.SetWeights({70, 30, "{\"s\":1}", "{}", read.value().resource_version, false});
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_EQ(first.value().outcome, WriteOutcome::kWritten);
+  auto second =
+      router.SetWeights({40, 60, "{\"s\":2}", "{}", first.value().resource_version, false});
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  ASSERT_EQ(second.value().outcome, WriteOutcome::kWritten);
+  std::vector<std::string> methods;
+  for (const auto& r : api_.requests) methods.push_back(r.method);
+  EXPECT_THAT(methods, ::testing::ElementsAre("GET", "PATCH", "PATCH"));
+  auto after = router.Weights();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after.value().stable, 40);
+  EXPECT_EQ(after.value().candidate, 60);
+  EXPECT_EQ(after.value().annotations.at(kStateAnnotation), "{\"s\":2}");
+}
+
+TEST_F(RouterTest, AWriteOnTheObjectReadBeforeSomeoneElsesWriteIsAConflict) {
+  api_.Store(kRichVs);
+  IstioRouter router(api_, Hybrid());
+  auto read = router.Weights();
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  api_.MoveWeights(50, 50);  // after our read: the router's copy is now stale
+
+  auto w = router.SetWeights({70, 30, "{\"mine\":1}", "", read.value().resource_version, false});
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  EXPECT_EQ(w.value().outcome, WriteOutcome::kConflict);
+  auto s = router.Weights();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s.value().stable, 50) << "the other writer's weights stay";
+  EXPECT_EQ(s.value().annotations.count(kStateAnnotation), 0u);
 }
 
 TEST_F(RouterTest, UnprocessablePatchOnAChangedObjectIsAConflict) {
