@@ -164,6 +164,8 @@ class Rollout::Job {
   canaryctl::Status RollbackWork();
   // Judges one step: the checks, then at test/shift the load and its split and the analysis.
   checks::Verdict RunChecks(const std::string& phase, int weight, const std::string& target_url);
+  // Whether RunChecks at a test or shift step would judge anything: a check, load or analysis.
+  bool Judged(const std::string& phase, int weight) const;
   // Keeps the load running until it has run for load.duration (progress lines meanwhile).
   void AwaitLoad(const load::LoadGenerator& gen, std::chrono::system_clock::time_point started,
                  int weight);
@@ -653,8 +655,16 @@ checks::Verdict Rollout::Job::RunChecks(const std::string& phase, int weight,
     }
   }
   step.finished_at = Unix(Now());
+  step.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock() - step_started);
   out_.record.steps.push_back(std::move(step));
   return verdict;
+}
+
+bool Rollout::Job::Judged(const std::string& phase, int weight) const {
+  const bool traffic_step = phase == "test" || phase == "shift";
+  if (traffic_step && spec_.load && r_.deps_.make_load) return true;
+  if (traffic_step && spec_.analysis && weight > 0 && r_.deps_.make_prometheus) return true;
+  return r_.deps_.make_checks && !r_.deps_.make_checks().empty();
 }
 
 void Rollout::Job::AwaitLoad(const load::LoadGenerator& gen,
@@ -936,6 +946,8 @@ Outcome Rollout::Job::Execute() {
     spdlog::warn("{}: {} failed ({}); reading the route again", Label(), what, e.message);
     return true;
   };
+  // A test or shift with nothing to judge it completes in its first write.
+  bool unjudged_step = false, completed_in_first_write = false;
   for (int attempt = 0;; ++attempt) {
     if (attempt > r_.options_.max_conflicts + 1) {
       return Finish(
@@ -954,6 +966,9 @@ Outcome Rollout::Job::Execute() {
       return Finish(read.error(), report::Outcome::kFailed);
     }
     ld = DecideNow();
+    unjudged_step =
+        (cmd_.kind == CommandKind::kTest || cmd_.kind == CommandKind::kShift) &&
+        !Judged(cmd_.kind == CommandKind::kTest ? "test" : "shift", decision_.end.candidate);
     if (decision_.verdict == Verdict::kRefuse) {
       if (r_.options_.dry_run) out_.preview = PreviewLines(decision_, ld);
       return Finish(decision_.ToError(), report::Outcome::kFailed);
@@ -1002,9 +1017,17 @@ Outcome Rollout::Job::Execute() {
       }
     }
     Weights w = RouteWeights();
+    completed_in_first_write = false;
     if (decision_.begin_phase) {
       begin = Begin(begin, decision_, Ctx());
       w = decision_.begin;
+      if (unjudged_step) {
+        // Nothing runs between the phase's begin and its end: one write records both, as
+        // `kubectl patch` would, and leaves no in-between state for a kill to strand.
+        begin = Complete(begin, decision_, Ctx(), std::nullopt);
+        w = decision_.end;
+        completed_in_first_write = true;
+      }
     }
     auto wrote = WriteOnce(begin, w, lock_, is_rollback);
     if (!wrote.ok()) {
@@ -1029,6 +1052,12 @@ Outcome Rollout::Job::Execute() {
   // The work. Converge-only commands re-verify: checks run again, nothing is written unless
   // they fail.
   const bool converge = decision_.verdict == Verdict::kConvergeOnly;
+  if (completed_in_first_write && !converge) {
+    // Complete already; a signal now changes nothing. RunChecks records the (empty) step.
+    RunChecks(cmd_.kind == CommandKind::kTest ? "test" : "shift", decision_.end.candidate,
+              ServiceUrl(CandidateSpec(), spec_.traffic.port));
+    return Finish(std::nullopt, report::Outcome::kSucceeded);
+  }
   if (Interrupted()) return Interrupt("before its work");
   switch (cmd_.kind) {
     case CommandKind::kDeploy: {

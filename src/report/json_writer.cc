@@ -89,6 +89,7 @@ std::string RenderRolloutJson(const RolloutRecord& record, const ci::Redactor& r
     s->set("weight", step.weight);
     b.Time(s, "started_at", step.started_at);
     b.Time(s, "finished_at", step.finished_at);
+    s->set("duration_ms", static_cast<int64_t>(step.duration.count()));
     Array::Ptr checks = new Array;
     for (const CheckRecord& check : step.checks) {
       Object::Ptr c = NewObject();

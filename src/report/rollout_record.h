@@ -53,6 +53,8 @@ struct StepRecord {
   int weight = 0;           // candidate's weight in percent
   int64_t started_at = 0;   // unix seconds
   int64_t finished_at = 0;  // unix seconds; 0: unknown
+  // The judging, start to end: checks, load and analysis (waits included), in ms.
+  std::chrono::milliseconds duration{0};
   // Every verdict of the step, in order: checks, then "traffic-split" (load), then one per
   // analysis metric and "error-rate-comparison".
   std::vector<CheckRecord> checks;

@@ -282,6 +282,7 @@ class RolloutTest : public ::testing::Test {
     };
     d.make_checks = [this] {
       std::vector<std::unique_ptr<checks::Check>> v;
+      if (no_checks_) return v;
       v.push_back(std::make_unique<FakeCheck>("health", judge_, &seen_));
       return v;
     };
@@ -338,6 +339,7 @@ class RolloutTest : public ::testing::Test {
   std::vector<checks::StepContext> seen_;
   std::function<checks::Verdict(const checks::StepContext&)> judge_ =
       [](const checks::StepContext&) { return checks::Verdict::kPass; };
+  bool no_checks_ = false;  // make_checks returns none
   std::atomic<bool> interrupted_{false};
   int clock_ = 0;
   std::function<std::optional<double>(const std::string&)> prometheus_answer_ =
@@ -607,6 +609,71 @@ TEST_F(RolloutTest, InterruptLeavesAConsistentStateAndExits130) {
   judge_ = [](const checks::StepContext&) { return checks::Verdict::kPass; };
   EXPECT_OK(Do("shift 30"));  // the rerun finishes the step
   EXPECT_EQ(State().phase, Phase::kShifted);
+}
+
+TEST_F(RolloutTest, AJudgedStepWritesItsBeginAndEndAndAnUnjudgedStepOneWrite) {
+  Load(kHybrid);
+  for (const std::string cmd : {"deploy", "test"}) EXPECT_OK(Do(cmd));
+  // With a check: traffic moves and the state says shifting while the check runs.
+  std::optional<Phase> during;
+  judge_ = [&](const checks::StepContext&) {
+    during = State().phase;
+    return checks::Verdict::kPass;
+  };
+  int writes = cluster_.writes;
+  EXPECT_OK(Do("shift 30"));
+  EXPECT_EQ(cluster_.writes, writes + 2);
+  EXPECT_EQ(during, Phase::kShifting);
+
+  // Nothing to judge: one write, holding both transitions.
+  no_checks_ = true;
+  writes = cluster_.writes;
+  auto o = Do("shift 60");
+  EXPECT_OK(o);
+  EXPECT_EQ(cluster_.writes, writes + 1);
+  EXPECT_EQ(Stage(), 60);
+  EXPECT_TRUE(Locked());
+  const auto s = State();
+  EXPECT_EQ(s.phase, Phase::kShifted);
+  EXPECT_EQ(s.current, CandidateAt(60));
+  ASSERT_GE(s.history.size(), 2u);
+  EXPECT_EQ(s.history[s.history.size() - 2].to, Phase::kShifting);
+  EXPECT_EQ(s.history.back().from, Phase::kShifting);
+  EXPECT_EQ(s.history.back().to, Phase::kShifted);
+  ASSERT_EQ(o.record.steps.size(), 1u) << "the step is recorded, with no checks";
+  EXPECT_TRUE(o.record.steps[0].checks.empty());
+  EXPECT_EQ(o.record.steps[0].weight, 60);
+
+  // A rerun converges without writing; the next step continues from there.
+  writes = cluster_.writes;
+  EXPECT_OK(Do("shift 60"));
+  EXPECT_EQ(cluster_.writes, writes);
+  EXPECT_OK(Do("shift 100"));
+  EXPECT_OK(Do("promote"));
+  EXPECT_EQ(Prod(), 100);
+  EXPECT_FALSE(Locked());
+}
+
+TEST_F(RolloutTest, AnAnalysisAloneMakesAStepJudged) {
+  Load(kHybridAnalysis);
+  no_checks_ = true;
+  for (const std::string cmd : {"deploy", "test"}) EXPECT_OK(Do(cmd));
+  std::optional<Phase> during;
+  prometheus_answer_ = [&](const std::string&) {
+    during = State().phase;
+    return std::optional<double>(99.9);
+  };
+  const int writes = cluster_.writes;
+  const auto slept_before = slept_;
+  auto o = Do("shift 30");
+  EXPECT_OK(o);
+  EXPECT_EQ(cluster_.writes, writes + 2);
+  EXPECT_EQ(during, Phase::kShifting);
+  EXPECT_FALSE(queries_.empty());
+  ASSERT_EQ(o.record.steps.size(), 1u);
+  EXPECT_GT(slept_, slept_before);
+  EXPECT_EQ(o.record.steps[0].duration, slept_ - slept_before)
+      << "the step's duration is its judging, the analysis's waits included";
 }
 
 TEST_F(RolloutTest, BlueGreenSwapsSlotsAndTheNextCandidateGoesToTheIdleOne) {

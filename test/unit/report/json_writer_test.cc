@@ -53,6 +53,7 @@ TEST(RolloutJsonTest, HoldsAnalysisLoadAndRollback) {
   auto test = steps->getObject(0);
   EXPECT_EQ(test->getValue<int64_t>("finished_at"), 1700000060);
   EXPECT_EQ(test->getValue<std::string>("finished_at_iso"), "2023-11-14T22:14:20Z");
+  EXPECT_EQ(test->getValue<int64_t>("duration_ms"), 59250);
   EXPECT_EQ(test->getArray("metrics")->size(), 0u);
   EXPECT_TRUE(test->isNull("load"));
   auto shift = steps->getObject(1);

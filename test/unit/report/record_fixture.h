@@ -46,6 +46,7 @@ inline RolloutRecord SampleRecord() {
                 "shift-30", "https://gitlab.example.com/g/demo/-/jobs/99",        "alice",
                 "main"};
   StepRecord test = Step("test", 0, 1700000000, 1700000060);
+  test.duration = std::chrono::milliseconds(59250);
   test.checks.push_back({"health", Verdict::kPass, "status 200", milliseconds(120), "ok"});
   test.checks.push_back({"e2e", Verdict::kPass, "", milliseconds(2500), ""});
   StepRecord shift = Step("shift", 30, 1700000100, 1700000190);
