@@ -63,16 +63,18 @@ TEST_P(ConflictRaceTest, ShiftRacingAnotherWriterLosesNothing) {
   });
 
   constexpr int kRounds = 30;
-  int retried = 0, lost = 0, gave_ups = 0;
+  int retried = 0, lost = 0, gave_ups = 0, gave_ups_begun = 0;
   for (int round = 0; round < kRounds && !HasFatalFailure(); ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     const HttpResult r = sandbox_.Http("PATCH", kVirtualServicePath, reset_patch, kMergePatch);
     ASSERT_EQ(r.status, 200) << r.error << r.body;
     const CommandResult shift = RunAs("100", {"shift", "30"});
     const int64_t acked_before_read = acked;
-    // canaryctl retries a bounded number of times (max_conflicts, with no pause between tries);
-    // when the machine is slow a round may exhaust them. That is exit 3 with nothing written,
-    // not a loss, and the invariants below still hold with the weights from before.
+    // canaryctl retries a bounded number of times (max_conflicts, with a short pause between
+    // tries); when the machine is slow (an ASan build) a round may exhaust them. That is exit 3,
+    // not a loss: before the first write, with nothing written; at the write that ends the step,
+    // with `shifting` at 70/30 and the lock kept, which the rerun resumes. Either way the
+    // invariants below hold.
     const bool gave_up =
         shift.exit_code == 3 && shift.err.find("kept changing") != std::string::npos;
     if (gave_up) ++gave_ups;
@@ -87,9 +89,18 @@ TEST_P(ConflictRaceTest, ShiftRacingAnotherWriterLosesNothing) {
     if (found < acked_before_read) ++lost;
     EXPECT_GE(found, acked_before_read) << "an acknowledged write of the other writer was lost";
     const Split now = ExpectRecoveryInvariants({100, 0}, {70, 30}, "after the race");
-    EXPECT_EQ(now, (gave_up ? Split{100, 0} : Split{70, 30}));
-    EXPECT_EQ(Str(StateOf(vs), "/phase"), gave_up ? "testing" : "shifted");
-    EXPECT_EQ(LockPipeline(vs), gave_up ? "" : "100");
+    const bool begun = gave_up && Str(StateOf(vs), "/phase") == "shifting";
+    if (begun) ++gave_ups_begun;
+    EXPECT_EQ(now, (gave_up && !begun ? Split{100, 0} : Split{70, 30}));
+    EXPECT_EQ(Str(StateOf(vs), "/phase"), !gave_up ? "shifted" : begun ? "shifting" : "testing");
+    EXPECT_EQ(LockPipeline(vs), gave_up && !begun ? "" : "100");
+    if (begun) {
+      // The rerun resumes the step it began (the race goes on, so it may give up again).
+      bool resumed = false;
+      for (int i = 0; i < 5 && !resumed; ++i) resumed = RunAs("100", {"shift", "30"}).ok();
+      EXPECT_TRUE(resumed);
+      EXPECT_EQ(Str(StateOf(VsNow()), "/phase"), "shifted");
+    }
   }
   stop = true;
   writer.join();
@@ -115,7 +126,8 @@ TEST_P(ConflictRaceTest, ShiftRacingAnotherWriterLosesNothing) {
             << server_409s << " answered 409 by the server, the others seen at the re-read), "
             << lost << " writes lost (other writer: " << last
             << " writes acknowledged; canaryctl: " << kRounds - gave_ups << " shifts written, "
-            << gave_ups << " gave up after max_conflicts)\n";
+            << gave_ups << " gave up after max_conflicts, " << gave_ups_begun
+            << " of them after writing `shifting`, resumed by a rerun)\n";
   RecordProperty("rounds", kRounds);
   RecordProperty("conflicts_retried", retried);
   RecordProperty("server_409s", static_cast<int>(server_409s));
