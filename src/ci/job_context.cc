@@ -23,25 +23,45 @@ bool InGitLab(const Environment& env) {
   return !Get(env, "GITLAB_CI").empty() && !Get(env, "CI").empty();
 }
 
+namespace {
+
+// Each predefined variable and the field it fills.
+struct Field {
+  const char* variable;
+  std::string JobContext::*member;
+};
+constexpr Field kFields[] = {
+    {"CI_PIPELINE_ID", &JobContext::pipeline_id},
+    {"CI_PIPELINE_URL", &JobContext::pipeline_url},
+    {"CI_JOB_ID", &JobContext::job_id},
+    {"CI_JOB_URL", &JobContext::job_url},
+    {"CI_JOB_NAME", &JobContext::job_name},
+    {"CI_PROJECT_DIR", &JobContext::project_dir},
+    {"CI_PROJECT_PATH", &JobContext::project_path},
+    {"CI_COMMIT_SHA", &JobContext::commit_sha},
+    {"CI_COMMIT_SHORT_SHA", &JobContext::commit_short_sha},
+    {"CI_COMMIT_REF_NAME", &JobContext::commit_ref_name},
+    {"CI_COMMIT_TAG", &JobContext::commit_tag},
+    {"GITLAB_USER_LOGIN", &JobContext::user_login},
+    {"CI_ENVIRONMENT_NAME", &JobContext::environment_name},
+    {"CI_ENVIRONMENT_URL", &JobContext::environment_url},
+    {"CI_SERVER_URL", &JobContext::server_url},
+};
+
+}  // namespace
+
+std::vector<std::string> JobContextVariables() {
+  std::vector<std::string> names;
+  for (const Field& f : kFields) names.push_back(f.variable);
+  for (const char* fallback : {"USER", "LOGNAME", "PWD"}) names.push_back(fallback);
+  return names;
+}
+
 JobContext JobContextFromEnv(const Environment& env) {
   JobContext ctx;
   ctx.in_gitlab = InGitLab(env);
-  ctx.pipeline_id = Get(env, "CI_PIPELINE_ID");
-  ctx.pipeline_url = Get(env, "CI_PIPELINE_URL");
-  ctx.job_id = Get(env, "CI_JOB_ID");
-  ctx.job_url = Get(env, "CI_JOB_URL");
-  ctx.job_name = Get(env, "CI_JOB_NAME");
-  ctx.project_dir = Get(env, "CI_PROJECT_DIR");
-  ctx.project_path = Get(env, "CI_PROJECT_PATH");
-  ctx.commit_sha = Get(env, "CI_COMMIT_SHA");
-  ctx.commit_short_sha = Get(env, "CI_COMMIT_SHORT_SHA");
+  for (const Field& f : kFields) ctx.*f.member = Get(env, f.variable);
   if (ctx.commit_short_sha.empty()) ctx.commit_short_sha = ctx.commit_sha.substr(0, 8);
-  ctx.commit_ref_name = Get(env, "CI_COMMIT_REF_NAME");
-  ctx.commit_tag = Get(env, "CI_COMMIT_TAG");
-  ctx.user_login = Get(env, "GITLAB_USER_LOGIN");
-  ctx.environment_name = Get(env, "CI_ENVIRONMENT_NAME");
-  ctx.environment_url = Get(env, "CI_ENVIRONMENT_URL");
-  ctx.server_url = Get(env, "CI_SERVER_URL");
 
   // Outside GitLab (or with a variable missing) keep the fields meaningful for humans.
   if (ctx.pipeline_id.empty()) ctx.pipeline_id = "local";

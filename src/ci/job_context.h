@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace canaryctl::ci {
 
@@ -33,6 +34,11 @@ struct JobContext {
 // Builds the context from `env`. Never fails: missing variables leave fields empty (or the
 // local defaults above). CI_COMMIT_SHORT_SHA falls back to the first 8 chars of CI_COMMIT_SHA.
 JobContext JobContextFromEnv(const Environment& env);
+
+// The variables JobContextFromEnv reads, its local fallbacks included. Their values end up in
+// the state annotation, the lock and the reports (JSON, XML): the caller refuses any that is
+// not valid UTF-8 before anything runs.
+std::vector<std::string> JobContextVariables();
 
 // True when both GITLAB_CI and CI are set to a non-empty value.
 bool InGitLab(const Environment& env);

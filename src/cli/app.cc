@@ -21,6 +21,7 @@
 #include "cli/status_format.h"
 #include "config/loader.h"
 #include "config/to_yaml.h"
+#include "engine/json_fields.h"
 #include "engine/plan.h"
 #include "engine/rollout.h"
 #include "helm/helm_driver.h"
@@ -251,6 +252,14 @@ int RunEngineCommand(const CliOptions& o, const config::RolloutSpec& spec,
     spdlog::error("{}", error.message);
     return ExitCode(error.kind);
   };
+  for (const std::string& name : ci::JobContextVariables()) {
+    auto it = env.find(name);
+    if (it != env.end() && !engine::json::IsValidUtf8(it->second)) {
+      return fail(ConfigError("environment variable " + name +
+                              " is not valid UTF-8; it would go into the rollout's state and "
+                              "reports: fix or unset it"));
+    }
+  }
 
   auto check_factory = CheckFactory::Create(spec, env);
   if (!check_factory.ok()) return fail(check_factory.error());

@@ -134,6 +134,12 @@ TEST_P(HostileValuesTest, ValuesThatCannotArriveIntactAreRefusedBeforeAnyRequest
     ExpectRefused({"test"}, with("H_HEADER", header),
                   ": checks[0].http.headers.X-Hostile: the value contains a line break");
   }
+  // GitLab's variables go into the state annotation, the lock and the reports (JSON, XML);
+  // bytes that are not UTF-8 would make the state unwritable after traffic had moved.
+  for (const std::string variable : {"CI_JOB_URL", "GITLAB_USER_LOGIN", "CI_COMMIT_REF_NAME"}) {
+    ExpectRefused({"deploy"}, with(variable, "https://gitlab.example.com/caf\xe9"),
+                  "environment variable " + variable + " is not valid UTF-8");
+  }
   EXPECT_TRUE(server.requests().empty());
   // Release names: DNS-1123 labels only, quoted in the message as Go quotes them; a long one is
   // cut short. Through the variable GitLab would set, and through rollout.yaml.

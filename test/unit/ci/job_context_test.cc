@@ -1,5 +1,6 @@
 #include "ci/job_context.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace canaryctl::ci {
@@ -73,6 +74,23 @@ TEST(JobContextTest, LocalUserFromUserThenLogname) {
   EXPECT_EQ(JobContextFromEnv({{"USER", "ana"}, {"LOGNAME", "bo"}}).user_login, "ana");
   EXPECT_EQ(JobContextFromEnv({{"LOGNAME", "bo"}}).user_login, "bo");
   EXPECT_EQ(JobContextFromEnv({{"GITLAB_USER_LOGIN", "cy"}, {"USER", "ana"}}).user_login, "cy");
+}
+
+TEST(JobContextTest, EveryVariableListedIsOneItReads) {
+  // JobContextVariables() is what the CLI refuses when not UTF-8: each must reach a field.
+  auto fields = [](const JobContext& c) {
+    return std::vector<std::string>{
+        c.pipeline_id, c.pipeline_url, c.job_id,           c.job_url,          c.job_name,
+        c.project_dir, c.project_path, c.commit_sha,       c.commit_short_sha, c.commit_ref_name,
+        c.commit_tag,  c.user_login,   c.environment_name, c.environment_url,  c.server_url};
+  };
+  const auto names = JobContextVariables();
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"CI_JOB_URL", "CI_PIPELINE_ID", "GITLAB_USER_LOGIN",
+                                              "CI_ENVIRONMENT_URL", "USER", "PWD"}));
+  for (const std::string& name : names) {
+    const std::string marker = "marker-of-" + name;
+    EXPECT_THAT(fields(JobContextFromEnv({{name, marker}})), ::testing::Contains(marker)) << name;
+  }
 }
 
 }  // namespace
