@@ -34,10 +34,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/environment.h"
 #include "prometheus_fixture.h"
 #include "sandbox_fixture.h"
-
-extern char** environ;
 
 namespace {
 
@@ -127,23 +126,12 @@ struct Timed {
 Timed SpawnTimed(const std::string& exe, const std::vector<std::string>& args,
                  const RunOptions& options, const std::string& out_dir,
                  std::chrono::milliseconds timeout = std::chrono::seconds(240)) {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; *e; ++e) {
-    const std::string kv = *e;
-    const size_t eq = kv.find('=');
-    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
+  canaryctl::Environment env = canaryctl::ProcessEnvironment();
   for (const auto& [k, v] : options.env) env[k] = v;
-  std::vector<std::string> env_strings, argv_strings = {exe};
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<std::string> env_strings = canaryctl::EnvironmentStrings(env), argv_strings = {exe};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  auto pointers = [](std::vector<std::string>& strings) {
-    std::vector<char*> p;
-    for (auto& s : strings) p.push_back(s.data());
-    p.push_back(nullptr);
-    return p;
-  };
-  std::vector<char*> argv = pointers(argv_strings), envp = pointers(env_strings);
+  std::vector<char*> argv = canaryctl::CStrings(argv_strings),
+                     envp = canaryctl::CStrings(env_strings);
   const std::string out_path = out_dir + "/spawn.out", err_path = out_dir + "/spawn.err";
 
   Timed t;

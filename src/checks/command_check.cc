@@ -49,17 +49,8 @@ class SpawnSetup {
     if (!working_dir.empty()) {
       posix_spawn_file_actions_addchdir_np(&actions_, working_dir.c_str());
     }
-    posix_spawnattr_init(&attr_);
-    posix_spawnattr_setflags(
-        &attr_, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    InitChildSignals(&attr_, POSIX_SPAWN_SETPGROUP);
     posix_spawnattr_setpgroup(&attr_, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr_, &none);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) sigaddset(&defaults, sig);
-    posix_spawnattr_setsigdefault(&attr_, &defaults);
   }
   ~SpawnSetup() {
     posix_spawn_file_actions_destroy(&actions_);

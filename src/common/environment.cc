@@ -1,5 +1,7 @@
 #include "common/environment.h"
 
+#include <signal.h>
+
 extern char** environ;
 
 namespace canaryctl {
@@ -27,6 +29,19 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   for (std::string& s : strings) out.push_back(s.data());
   out.push_back(nullptr);
   return out;
+}
+
+void InitChildSignals(posix_spawnattr_t* attr, short extra_flags) {
+  posix_spawnattr_init(attr);
+  posix_spawnattr_setflags(
+      attr, static_cast<short>(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | extra_flags));
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(attr, &none);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigdefault(attr, &defaults);
 }
 
 }  // namespace canaryctl

@@ -164,8 +164,15 @@ class Rollout::Job {
   canaryctl::Status RollbackWork();
   // Judges one step: the checks, then at test/shift the load and its split and the analysis.
   checks::Verdict RunChecks(const std::string& phase, int weight, const std::string& target_url);
-  // Whether RunChecks at a test or shift step would judge anything: a check, load or analysis.
-  bool Judged(const std::string& phase, int weight) const;
+  // Test and shift judge a traffic step: "test" or "shift" ("" for the other commands).
+  std::string StepPhase() const {
+    return cmd_.kind == CommandKind::kTest    ? "test"
+           : cmd_.kind == CommandKind::kShift ? "shift"
+                                              : "";
+  }
+  // Whether RunChecks at this command's traffic step, at weight, would judge anything: a
+  // check, load or analysis.
+  bool Judged(int weight) const;
   // Keeps the load running until it has run for load.duration (progress lines meanwhile).
   void AwaitLoad(const load::LoadGenerator& gen, std::chrono::system_clock::time_point started,
                  int weight);
@@ -660,10 +667,9 @@ checks::Verdict Rollout::Job::RunChecks(const std::string& phase, int weight,
   return verdict;
 }
 
-bool Rollout::Job::Judged(const std::string& phase, int weight) const {
-  const bool traffic_step = phase == "test" || phase == "shift";
-  if (traffic_step && spec_.load && r_.deps_.make_load) return true;
-  if (traffic_step && spec_.analysis && weight > 0 && r_.deps_.make_prometheus) return true;
+bool Rollout::Job::Judged(int weight) const {
+  if (spec_.load && r_.deps_.make_load) return true;
+  if (spec_.analysis && weight > 0 && r_.deps_.make_prometheus) return true;
   return r_.deps_.make_checks && !r_.deps_.make_checks().empty();
 }
 
@@ -947,7 +953,7 @@ Outcome Rollout::Job::Execute() {
     return true;
   };
   // A test or shift with nothing to judge it completes in its first write.
-  bool unjudged_step = false, completed_in_first_write = false;
+  bool completed_in_first_write = false;
   for (int attempt = 0;; ++attempt) {
     if (attempt > r_.options_.max_conflicts + 1) {
       return Finish(
@@ -966,9 +972,6 @@ Outcome Rollout::Job::Execute() {
       return Finish(read.error(), report::Outcome::kFailed);
     }
     ld = DecideNow();
-    unjudged_step =
-        (cmd_.kind == CommandKind::kTest || cmd_.kind == CommandKind::kShift) &&
-        !Judged(cmd_.kind == CommandKind::kTest ? "test" : "shift", decision_.end.candidate);
     if (decision_.verdict == Verdict::kRefuse) {
       if (r_.options_.dry_run) out_.preview = PreviewLines(decision_, ld);
       return Finish(decision_.ToError(), report::Outcome::kFailed);
@@ -1021,7 +1024,7 @@ Outcome Rollout::Job::Execute() {
     if (decision_.begin_phase) {
       begin = Begin(begin, decision_, Ctx());
       w = decision_.begin;
-      if (unjudged_step) {
+      if (!StepPhase().empty() && !Judged(decision_.end.candidate)) {
         // Nothing runs between the phase's begin and its end: one write records both, as
         // `kubectl patch` would, and leaves no in-between state for a kill to strand.
         begin = Complete(begin, decision_, Ctx(), std::nullopt);
@@ -1054,7 +1057,7 @@ Outcome Rollout::Job::Execute() {
   const bool converge = decision_.verdict == Verdict::kConvergeOnly;
   if (completed_in_first_write && !converge) {
     // Complete already; a signal now changes nothing. RunChecks records the (empty) step.
-    RunChecks(cmd_.kind == CommandKind::kTest ? "test" : "shift", decision_.end.candidate,
+    RunChecks(StepPhase(), decision_.end.candidate,
               ServiceUrl(CandidateSpec(), spec_.traffic.port));
     return Finish(std::nullopt, report::Outcome::kSucceeded);
   }
@@ -1084,7 +1087,7 @@ Outcome Rollout::Job::Execute() {
     case CommandKind::kTest:
     case CommandKind::kShift: {
       const int weight = converge ? state_.current.candidate : decision_.end.candidate;
-      const std::string phase = cmd_.kind == CommandKind::kTest ? "test" : "shift";
+      const std::string phase = StepPhase();
       const auto verdict =
           RunChecks(phase, weight, ServiceUrl(CandidateSpec(), spec_.traffic.port));
       if (Interrupted()) return Interrupt("during the checks");
